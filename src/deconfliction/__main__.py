@@ -1,0 +1,3 @@
+from deconfliction.cli import main
+
+main()

@@ -1,0 +1,64 @@
+"""The FastAPI app factory: ``create_app(settings)`` builds the store, the hub and the routes; nothing global."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from deconfliction.api import errors
+from deconfliction.api.deps import run_write
+from deconfliction.api.routers import conflicts, events, operations, parties, sites
+from deconfliction.config import Settings
+from deconfliction.service import conflicts as conflict_cases
+from deconfliction.service.hub import Hub
+from deconfliction.store.sql import SqlStore
+
+log = logging.getLogger("deconfliction")
+
+DESCRIPTION = """
+Parties that share a theatre declare what they will do where and when (4D volumes) and notify protected sites.
+The hub finds every conflict with other parties' plans and tells exactly the parties involved, disclosing nothing
+beyond the conflict itself. An acknowledgement means **received and understood — never approval**.
+"""
+
+
+async def _sweep(hub: Hub) -> None:
+    while True:
+        await asyncio.sleep(hub.settings.sweep_interval_s)
+        try:
+            await run_write(hub, lambda tx: conflict_cases.expire(hub, tx))
+        except Exception:  # keep sweeping; the failure is logged
+            log.exception("sweep failed")
+
+
+def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
+    """Build the app. Without ``hub``, it opens the SQLite store named by ``settings.db``."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        the_hub = hub or Hub(SqlStore.sqlite(settings.db, settings.sqlite_synchronous), settings)
+        the_hub.start()
+        app.state.hub = the_hub
+        sweeper = asyncio.create_task(_sweep(the_hub))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            the_hub.stop()
+
+    app = FastAPI(title="Deconfliction Hub", version="1", description=DESCRIPTION, lifespan=lifespan)
+    errors.install(app)
+    for module in (operations, sites, conflicts, events, parties):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

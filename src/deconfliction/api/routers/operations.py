@@ -1,0 +1,114 @@
+"""``/v1/operations``: declare, read, change, cancel and end operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from deconfliction.api.deps import (
+    CurrentParty,
+    HubDep,
+    IdempotencyKey,
+    IfMatch,
+    dumps,
+    json_response,
+    run_write,
+)
+from deconfliction.api.schemas import (
+    OperationCreate,
+    OperationPublic,
+    OperationResultPublic,
+    operation_public,
+    to_operation_draft,
+)
+from deconfliction.core.model import Party
+from deconfliction.service import operations
+from deconfliction.service.hub import Hub, Tx
+from deconfliction.service.operations import OperationResult
+
+router = APIRouter(prefix="/v1/operations", tags=["operations"])
+
+
+def _body(hub: Hub, caller: Party, result: OperationResult, tx: Tx) -> dict[str, Any]:
+    views = [hub.view(c, caller) for c in result.conflicts]
+    return {"operation": operation_public(result.operation, tx.now), "conflicts": [v for v in views if v]}
+
+
+@router.post("", status_code=201, response_model=OperationResultPublic)
+async def declare_operation(body: OperationCreate, caller: CurrentParty, hub: HubDep, key: IdempotencyKey) -> Response:
+    """Declare an operation. The answer lists every conflict found with other parties' operations and with
+    protected sites notified to you; the other parties are told at the same time."""
+    draft = to_operation_draft(body, hub.limits)
+
+    def run(tx: Tx) -> tuple[int, bytes]:
+        return 201, dumps(_body(hub, caller, operations.declare(hub, tx, caller, draft), tx))
+
+    status, content = await run_write(
+        hub, lambda tx: hub.idempotent(tx, caller, key, ["declare", body.model_dump(mode="json")], run)
+    )
+    return json_response(status, content)
+
+
+@router.get("", response_model=dict[str, list[OperationPublic]])
+async def list_operations(caller: CurrentParty, hub: HubDep) -> Response:
+    """Your own operations, oldest first."""
+    with hub.store.read() as uow:
+        ops = uow.operations_of([caller.id])
+    now = hub.clock()
+    return json_response(200, dumps({"operations": [operation_public(op, now) for op in ops]}))
+
+
+@router.get("/{operation_id}", response_model=OperationPublic)
+async def read_operation(operation_id: str, caller: CurrentParty, hub: HubDep) -> Response:
+    """The owner and its coalition read it in full; to anyone else it does not exist (404, not 403)."""
+    with hub.store.read() as uow:
+        op = operations.readable(uow, caller, operation_id)
+    return json_response(200, dumps(operation_public(op, hub.clock())), {"ETag": f'"{op.version}"'})
+
+
+@router.put("/{operation_id}", response_model=OperationResultPublic)
+async def change_operation(
+    operation_id: str,
+    body: OperationCreate,
+    caller: CurrentParty,
+    hub: HubDep,
+    version: IfMatch,
+    key: IdempotencyKey,
+) -> Response:
+    """Replace the operation's volumes and details. Needs ``If-Match: <version>`` (428 without, 412 when stale).
+    Conflicts that no longer overlap are resolved; moved overlaps get a new revision to acknowledge."""
+    draft = to_operation_draft(body, hub.limits)
+
+    def run(tx: Tx) -> tuple[int, bytes]:
+        result = operations.update(hub, tx, caller, operation_id, version, draft)
+        return 200, dumps(_body(hub, caller, result, tx))
+
+    request = ["update", operation_id, version, body.model_dump(mode="json")]
+    status, content = await run_write(hub, lambda tx: hub.idempotent(tx, caller, key, request, run))
+    return json_response(status, content)
+
+
+async def _stop(hub: Hub, caller: Party, operation_id: str, key: str | None, cancel: bool) -> Response:
+    use_case = operations.cancel if cancel else operations.end
+
+    def run(tx: Tx) -> tuple[int, bytes]:
+        result = use_case(hub, tx, caller, operation_id)
+        return 200, dumps({"operation": operation_public(result.operation, tx.now)})
+
+    request = ["cancel" if cancel else "end", operation_id]
+    status, content = await run_write(hub, lambda tx: hub.idempotent(tx, caller, key, request, run))
+    return json_response(status, content)
+
+
+@router.post("/{operation_id}/cancel", response_model=dict[str, OperationPublic])
+async def cancel_operation(operation_id: str, caller: CurrentParty, hub: HubDep, key: IdempotencyKey) -> Response:
+    """Cancel the operation; its open conflicts become resolved."""
+    return await _stop(hub, caller, operation_id, key, cancel=True)
+
+
+@router.post("/{operation_id}/end", response_model=dict[str, OperationPublic])
+async def end_operation(operation_id: str, caller: CurrentParty, hub: HubDep, key: IdempotencyKey) -> Response:
+    """End an active operation early; its open conflicts become resolved."""
+    return await _stop(hub, caller, operation_id, key, cancel=False)

@@ -1,0 +1,131 @@
+"""The ``deconfliction`` command: run the hub, run the demo, administer parties."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from deconfliction.api.app import create_app
+from deconfliction.config import Settings
+from deconfliction.core.errors import DeconflictionError
+from deconfliction.core.model import Role
+from deconfliction.service import admin
+from deconfliction.service.hub import Hub, utcnow
+from deconfliction.store.port import UnitOfWork
+from deconfliction.store.sql import SqlStore
+
+app = typer.Typer(help="Deconfliction hub: declare, detect, notify, acknowledge.", no_args_is_help=True)
+admin_app = typer.Typer(help="Create parties and coalitions, rotate tokens.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+DbOption = Annotated[Path, typer.Option("--db", help="SQLite database file.")]
+err = Console(stderr=True)
+
+
+def _settings(**overrides: object) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+
+
+def _serve(settings: Settings, hub: Hub | None = None) -> None:
+    uvicorn.run(
+        create_app(settings, hub),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=3,
+    )
+
+
+@app.command()
+def serve(
+    db: DbOption = Path("deconfliction.db"),
+    host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Listen port.")] = 8321,
+) -> None:
+    """Serve the API and the event streams."""
+    settings = _settings(db=db, host=host, port=port)
+    err.print(f"deconfliction hub on http://{host}:{port} (db {db}); API at /docs")
+    _serve(settings)
+
+
+@app.command()
+def demo(
+    db: DbOption = Path("demo.db"),
+    host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Listen port.")] = 8321,
+) -> None:
+    """Seed a demo theatre (five parties, operations, a hospital), print tokens and curl lines, serve."""
+    from deconfliction.demo import seed
+
+    settings = _settings(db=db, host=host, port=port)
+    hub = Hub(SqlStore.sqlite(settings.db, settings.sqlite_synchronous), settings)
+    tokens = seed(hub)
+    base = f"http://{host}:{port}"
+    out = Console()
+    out.print(f"[bold]Deconfliction hub demo[/bold] on {base} (db {db}). Tokens (new at each start):")
+    for name, token in tokens.items():
+        out.print(f"  {name:<18} {token}")
+    first = next(iter(tokens.values()))
+    out.print("\nTry:", highlight=False)
+    for line in (
+        f"curl -s -H 'Authorization: Bearer {first}' {base}/v1/conflicts?status=open",
+        f"curl -s -H 'Authorization: Bearer {first}' {base}/v1/operations",
+        f"curl -sN -H 'Authorization: Bearer {first}' {base}/v1/events",
+        f"open {base}/docs for the whole API",
+    ):
+        out.print("  " + line, highlight=False, soft_wrap=True)
+    _serve(settings, hub)
+
+
+@contextmanager
+def _admin_uow(db: Path) -> Iterator[UnitOfWork]:
+    """One transaction on the database; a user's mistake prints its message and exits with status 2."""
+    store = SqlStore.sqlite(db)
+    try:
+        with store.write() as uow:
+            yield uow
+    except DeconflictionError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from exc
+    finally:
+        store.close()
+
+
+@admin_app.command("create-coalition")
+def create_coalition(name: str, db: DbOption = Path("deconfliction.db")) -> None:
+    """Create a coalition; prints {"coalition_id", "name"}."""
+    with _admin_uow(db) as uow:
+        coalition = admin.create_coalition(uow, name, utcnow())
+    typer.echo(json.dumps({"coalition_id": coalition.id, "name": coalition.name}))
+
+
+@admin_app.command("create-party")
+def create_party(
+    name: str,
+    coalition: Annotated[str | None, typer.Option(help="Coalition name (created if new).")] = None,
+    role: Annotated[Role, typer.Option(help="party, or monitor (reads conflicts only).")] = Role.PARTY,
+    db: DbOption = Path("deconfliction.db"),
+) -> None:
+    """Create a party; prints {"party_id", "token"}. The token is shown only this once."""
+    with _admin_uow(db) as uow:
+        party, token = admin.create_party(uow, name, role, coalition, utcnow())
+    typer.echo(json.dumps({"party_id": party.id, "name": party.name, "token": token}))
+
+
+@admin_app.command("rotate-token")
+def rotate_token(party: str, db: DbOption = Path("deconfliction.db")) -> None:
+    """Give a party (id or name) a new token; the old one stops working. Prints {"party_id", "token"}."""
+    with _admin_uow(db) as uow:
+        found, token = admin.rotate_token(uow, party)
+    typer.echo(json.dumps({"party_id": found.id, "token": token}))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,44 @@
+"""The hub's one validated settings object.
+
+Every setting can be given as an environment variable with the ``DECONFLICTION_`` prefix (e.g.
+``DECONFLICTION_HORIZONTAL_BUFFER_M=500``). ``create_app(settings)`` and the CLI pass it down; nothing reads it
+from a global.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """What an operator of the hub may tune. Documented in the README's settings table (a test checks)."""
+
+    model_config = SettingsConfigDict(env_prefix="DECONFLICTION_", extra="ignore")
+
+    db: Path = Field(Path("deconfliction.db"), description="SQLite database file (created when missing).")
+    host: str = Field("127.0.0.1", description="Address the HTTP server listens on.")
+    port: int = Field(8321, ge=0, le=65535, description="Port the HTTP server listens on.")
+    horizontal_buffer_m: float = Field(
+        0.0, ge=0, le=100_000, description="Footprints closer than this (metres) conflict."
+    )
+    vertical_buffer_m: float = Field(
+        0.0, ge=0, le=10_000, description="Altitude bands closer than this (metres) conflict."
+    )
+    time_buffer_s: float = Field(0.0, ge=0, le=86_400, description="Time windows closer than this conflict.")
+    coalition_conflicts: bool = Field(
+        True, description="Whether operations of coalition partners conflict with each other."
+    )
+    max_vertices: int = Field(10_000, ge=4, description="Most vertices one footprint may have.")
+    max_area_km2: float = Field(250_000.0, gt=0, description="Largest footprint area accepted (km²).")
+    sqlite_synchronous: Literal["FULL", "NORMAL", "OFF"] = Field(
+        "FULL", description="SQLite synchronous mode; FULL makes every acknowledged write survive power loss."
+    )
+    batch_max: int = Field(256, ge=1, description="Most writes committed together in one transaction (group commit).")
+    sweep_interval_s: float = Field(
+        5.0, gt=0, description="How often ended operations and expired conflicts are swept."
+    )
+    event_heartbeat_s: float = Field(15.0, gt=0, description="Keep-alive comment interval on the event stream.")

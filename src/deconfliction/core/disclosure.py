@@ -1,0 +1,108 @@
+"""Who may see what: a conflict as one party (or a monitor) sees it.
+
+A party sees its own objects in full; of another party's object it learns only what the conflict discloses: the
+other party's identity, an opaque reference to the other object and the overlap itself (intersected footprint,
+altitude band in the viewer's own reference, time window). Never the other side's description, callsign,
+priority, full volumes or object id. The reference is an HMAC of the object, keyed per viewer, so a party can tell
+two conflicts come from the same foreign operation but can neither reverse it nor compare it with another party's.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from deconfliction.core.model import Conflict, ObjectRef, Party, Role
+from deconfliction.core.volumes import AltitudeBand
+
+
+def iso_z(dt: datetime) -> str:
+    """RFC 3339 in UTC with ``Z``, to the microsecond when there is one."""
+    text = dt.astimezone(UTC).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def opaque_ref(secret: bytes, viewer_id: str, ref: ObjectRef) -> str:
+    digest = hmac.new(secret, f"{viewer_id}\x00{ref.type}\x00{ref.id}".encode(), hashlib.sha256).digest()
+    return "ref_" + base64.urlsafe_b64encode(digest[:18]).decode()
+
+
+def _band(band: AltitudeBand | None) -> dict[str, Any] | None:
+    if band is None:
+        return None  # unlimited on both sides: protected from the surface up
+    return {"lower": band.lower, "upper": band.upper, "reference": str(band.reference)}
+
+
+def _acks(conflict: Conflict) -> list[dict[str, Any]]:
+    return [
+        {"party_id": a.party_id, "at": iso_z(a.at), "note": a.note, "revision": a.revision}
+        for a in conflict.acknowledgements
+    ]
+
+
+def _common(conflict: Conflict) -> dict[str, Any]:
+    ov = conflict.overlap
+    return {
+        "id": conflict.id,
+        "kind": str(conflict.kind),
+        "status": str(conflict.status),
+        "revision": conflict.revision,
+        "created_at": iso_z(conflict.created_at),
+        "updated_at": iso_z(conflict.updated_at),
+        "resolved_at": iso_z(conflict.resolved_at) if conflict.resolved_at else None,
+        "resolution": str(conflict.resolution) if conflict.resolution else None,
+        "overlap": {
+            "footprint": ov.footprint,
+            "time": {"start": iso_z(ov.time.start), "end": iso_z(ov.time.end)},
+        },
+        "acknowledgements": _acks(conflict),
+    }
+
+
+def can_see(conflict: Conflict, viewer: Party) -> bool:
+    return viewer.role is Role.MONITOR or viewer.id in conflict.party_ids
+
+
+def conflict_view(
+    conflict: Conflict, viewer: Party, parties: Mapping[str, Party], secret: bytes
+) -> dict[str, Any] | None:
+    """The conflict as ``viewer`` may see it, or None when the viewer is not entitled to it at all."""
+    if viewer.role is Role.MONITOR:
+        return _monitor_view(conflict, parties, viewer, secret)
+    sides = conflict.side_of(viewer.id)
+    if sides is None:
+        return None
+    mine, other = sides
+    view = _common(conflict)
+    view["your_object"] = {"type": str(mine.type), "id": mine.id, "volume": mine.volume}
+    other_party = parties.get(other.party_id)
+    view["other_party"] = {"id": other.party_id, "name": other_party.name if other_party else None}
+    view["other_object_ref"] = opaque_ref(secret, viewer.id, other)
+    view["other_object_type"] = str(other.type)
+    band = conflict.overlap.altitude_a if mine is conflict.a else conflict.overlap.altitude_b
+    view["overlap"]["altitude"] = _band(band)
+    return view
+
+
+def _monitor_view(
+    conflict: Conflict, parties: Mapping[str, Party], viewer: Party, secret: bytes
+) -> dict[str, Any]:
+    view = _common(conflict)
+    view["parties"] = [
+        {
+            "id": side.party_id,
+            "name": parties[side.party_id].name if side.party_id in parties else None,
+            "object_type": str(side.type),
+            "object_ref": opaque_ref(secret, viewer.id, side),
+            "altitude": _band(band),
+        }
+        for side, band in (
+            (conflict.a, conflict.overlap.altitude_a),
+            (conflict.b, conflict.overlap.altitude_b),
+        )
+    ]
+    return view

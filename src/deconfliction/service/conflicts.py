@@ -1,0 +1,153 @@
+"""Strategic detection and the life of a conflict: opened, changed, resolved, acknowledged, expired."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from deconfliction.core.errors import NotFound
+from deconfliction.core.model import (
+    Acknowledgement,
+    Conflict,
+    ConflictKind,
+    ConflictStatus,
+    ObjectRef,
+    ObjectType,
+    Party,
+    Resolution,
+)
+from deconfliction.core.volumes import Volume4D, volumes_overlap
+from deconfliction.service.hub import KIND_OPERATION, KIND_SITE, Hub, Tx, new_id
+
+OPENED = "conflict.opened"
+CHANGED = "conflict.changed"
+RESOLVED = "conflict.resolved"
+ACKNOWLEDGED = "conflict.acknowledged"
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """The object being checked, with the volumes it has now (none when it is cancelled, ended or withdrawn)."""
+
+    type: ObjectType
+    id: str
+    party: Party
+    volumes: tuple[Volume4D, ...]
+    recipients: frozenset[str] | None = None  # sites only
+
+    def ref(self, volume: int) -> ObjectRef:
+        return ObjectRef(self.type, self.id, self.party.id, volume)
+
+
+def _notified(recipients: frozenset[str] | None, party_id: str) -> bool:
+    return recipients is None or party_id in recipients
+
+
+def _candidates(hub: Hub, subject: Subject) -> dict[tuple[int, ObjectRef], Volume4D]:
+    """Every (my volume, other volume) pair the index cannot rule out, with the other volume."""
+    kinds = (KIND_OPERATION, KIND_SITE) if subject.type is ObjectType.OPERATION else (KIND_OPERATION,)
+    group = None if hub.settings.coalition_conflicts else subject.party.coalition_id
+    found: dict[tuple[int, ObjectRef], Volume4D] = {}
+    for i, vol in enumerate(subject.volumes):
+        for cand in hub.index.candidates(vol, hub.buffers, subject.party.id, group, kinds):
+            other_type, other_id, other_volume = ObjectType(cand.key[0]), cand.key[1], cand.key[2]
+            if subject.type is ObjectType.SITE:
+                allowed = _notified(subject.recipients, cand.owner)
+            else:
+                allowed = other_type is ObjectType.OPERATION or _notified(
+                    hub.site_recipients.get(other_id), subject.party.id
+                )
+            if allowed:
+                found[(i, ObjectRef(other_type, other_id, cand.owner, other_volume))] = cand.volume
+    return found
+
+
+def reconcile(hub: Hub, tx: Tx, subject: Subject, fresh: bool, reason: Resolution) -> list[Conflict]:
+    """Bring the subject's conflicts in line with its volumes; returns its open conflicts afterwards.
+
+    Pairs that no longer overlap are resolved with ``reason``; pairs whose overlap moved get a new revision (their
+    acknowledgements then no longer count); new pairs open new conflicts. Each change is published to both parties.
+    """
+    found = _candidates(hub, subject) if subject.volumes else {}
+    current = [] if fresh else tx.uow.open_conflicts_of(subject.type, subject.id)
+    still_open: list[Conflict] = []
+    for conflict in current:
+        mine_is_a = conflict.a.type is subject.type and conflict.a.id == subject.id
+        mine, other = (conflict.a, conflict.b) if mine_is_a else (conflict.b, conflict.a)
+        other_volume = found.pop((mine.volume, other), None)
+        overlap = None
+        if other_volume is not None:
+            my_volume = subject.volumes[mine.volume]
+            pair = (my_volume, other_volume) if mine_is_a else (other_volume, my_volume)
+            overlap = volumes_overlap(*pair, hub.buffers)
+        if overlap is None:
+            resolved = replace(conflict, resolved_at=tx.now, updated_at=tx.now, resolution=reason)
+            tx.uow.update_conflict(resolved)
+            hub.publish(tx, RESOLVED, resolved)
+        elif overlap != conflict.overlap:
+            changed = replace(conflict, overlap=overlap, revision=conflict.revision + 1, updated_at=tx.now)
+            tx.uow.update_conflict(changed)
+            hub.publish(tx, CHANGED, changed)
+            still_open.append(changed)
+        else:
+            still_open.append(conflict)
+    for (volume, other), other_volume in found.items():
+        mine = subject.ref(volume)
+        # Operation × site conflicts always hold the operation as ``a``.
+        subject_first = subject.type is ObjectType.OPERATION
+        a, b = (mine, other) if subject_first else (other, mine)
+        va, vb = (subject.volumes[volume], other_volume) if subject_first else (other_volume, subject.volumes[volume])
+        overlap = volumes_overlap(va, vb, hub.buffers)
+        if overlap is None:
+            continue
+        both_ops = a.type is ObjectType.OPERATION and b.type is ObjectType.OPERATION
+        conflict = Conflict(
+            id=new_id("cf", tx.now),
+            kind=ConflictKind.OPERATION_OPERATION if both_ops else ConflictKind.OPERATION_SITE,
+            a=a,
+            b=b,
+            overlap=overlap,
+            created_at=tx.now,
+            updated_at=tx.now,
+        )
+        tx.uow.insert_conflict(conflict)
+        hub.publish(tx, OPENED, conflict)
+        still_open.append(conflict)
+    return still_open
+
+
+def visible_conflict(hub: Hub, tx: Tx, caller: Party, conflict_id: str) -> Conflict:
+    conflict = tx.uow.conflict(conflict_id)
+    if conflict is None or hub.view(conflict, caller) is None:
+        raise NotFound(f"No conflict {conflict_id!r} among those you are party to.", {"conflict_id": conflict_id})
+    return conflict
+
+
+def acknowledge(hub: Hub, tx: Tx, caller: Party, conflict_id: str, note: str | None, signature: str | None) -> Conflict:
+    """Record that ``caller`` received and understood the conflict as it stands. Never an approval."""
+    conflict = visible_conflict(hub, tx, caller, conflict_id)
+    if caller.id not in conflict.party_ids:
+        raise NotFound(f"No conflict {conflict_id!r} among those you are party to.", {"conflict_id": conflict_id})
+    if any(a.party_id == caller.id for a in conflict.current_acknowledgements()):
+        return conflict  # already acknowledged at this revision: acknowledging twice changes nothing
+    ack = Acknowledgement(party_id=caller.id, at=tx.now, revision=conflict.revision, note=note, signature=signature)
+    tx.uow.insert_acknowledgement(conflict.id, ack)
+    acknowledged = replace(conflict, acknowledgements=(*conflict.acknowledgements, ack))
+    hub.publish(tx, ACKNOWLEDGED, acknowledged)
+    return acknowledged
+
+
+def expire(hub: Hub, tx: Tx) -> int:
+    """End conflicts whose overlap lies in the past and drop ended volumes from the index."""
+    expired = tx.uow.open_conflicts_ending_by(tx.now)
+    for conflict in expired:
+        resolved = replace(conflict, resolved_at=tx.now, updated_at=tx.now, resolution=Resolution.EXPIRED)
+        tx.uow.update_conflict(resolved)
+        hub.publish(tx, RESOLVED, resolved)
+    for key in hub.index.remove_ended(tx.now.timestamp()):
+        if key[0] == ObjectType.SITE:
+            hub.site_recipients.pop(key[1], None)
+    return len(expired)
+
+
+def is_open(conflict: Conflict) -> bool:
+    return conflict.status is not ConflictStatus.RESOLVED

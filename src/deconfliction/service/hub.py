@@ -1,0 +1,228 @@
+"""The hub: owns the store, the in-memory index, the event log and the write path.
+
+Every write is a use case (see ``operations.py``, ``sites.py``, ``conflicts.py``) run as a function of a ``Tx``:
+the hub opens one transaction, runs it, commits durably, and only then wakes the listeners. Writes come through
+the group-commit writer (``writer.py``) so that many requests share one fsync; reads go straight to the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
+
+import orjson
+
+from deconfliction.channel.events import EventLog, Listeners
+from deconfliction.config import Settings
+from deconfliction.core.disclosure import conflict_view
+from deconfliction.core.errors import DeconflictionError, InvalidInput
+from deconfliction.core.index import SpatioTemporalIndex
+from deconfliction.core.model import Conflict, ObjectType, Party, Role
+from deconfliction.core.volumes import Buffers, VolumeLimits
+from deconfliction.service.writer import GroupCommitWriter
+from deconfliction.store.port import Store, UnitOfWork
+
+T = TypeVar("T")
+
+KIND_OPERATION = 0
+KIND_SITE = 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str, now: datetime) -> str:
+    """Time-ordered, unguessable: milliseconds since the epoch, then 64 random bits."""
+    return f"{prefix}_{int(now.timestamp() * 1000):012x}{secrets.token_hex(8)}"
+
+
+def token_hash(token: str) -> str:
+    # Tokens carry 256 random bits, so a fast hash is enough: there is nothing to brute-force.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return "dh_" + secrets.token_urlsafe(32)
+
+
+@dataclass
+class Tx:
+    """One unit of work as seen by a use case: the store, the time, and who must be woken after commit."""
+
+    uow: UnitOfWork
+    now: datetime
+    woken: set[str] = field(default_factory=set)
+
+
+class Hub:
+    def __init__(self, store: Store, settings: Settings, clock: Callable[[], datetime] = utcnow) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.limits = VolumeLimits(max_vertices=settings.max_vertices, max_area_km2=settings.max_area_km2)
+        self.buffers = Buffers(
+            horizontal_m=settings.horizontal_buffer_m,
+            vertical_m=settings.vertical_buffer_m,
+            seconds=settings.time_buffer_s,
+        )
+        self.listeners = Listeners()
+        self.events = EventLog()
+        self.index = SpatioTemporalIndex()
+        self.site_recipients: dict[str, frozenset[str] | None] = {}
+        self.parties: dict[str, Party] = {}
+        self.secret = b""
+        self._writer: GroupCommitWriter | None = None
+        self.reload()
+
+    # -- state rebuilt from storage ---
+
+    def reload(self) -> None:
+        """Rebuild everything held in memory from the store (at start-up, and after a failed batch)."""
+        now = self.clock()
+        with self.store.write() as uow:
+            secret = uow.meta("ref_secret")
+            if secret is None:
+                secret = secrets.token_hex(32)
+                uow.set_meta("ref_secret", secret)
+        self.secret = bytes.fromhex(secret)
+        index = SpatioTemporalIndex()
+        recipients: dict[str, frozenset[str] | None] = {}
+        with self.store.read() as uow:
+            self.events.load(uow)
+            self.parties = {p.id: p for p in uow.parties()}
+            for op in uow.live_operations(now):
+                group = self.parties[op.party_id].coalition_id
+                for i, vol in enumerate(op.volumes):
+                    if vol.time.end > now:
+                        index.add((ObjectType.OPERATION, op.id, i), vol, op.party_id, group, KIND_OPERATION)
+            for site in uow.live_sites(now):
+                group = self.parties[site.party_id].coalition_id
+                index.add((ObjectType.SITE, site.id, 0), site.volume, site.party_id, group, KIND_SITE)
+                recipients[site.id] = site.recipients
+        self.index = index
+        self.site_recipients = recipients
+
+    def refresh_parties(self, uow: UnitOfWork) -> None:
+        """Parties are created by the admin CLI, possibly while the hub runs; they never change coalition."""
+        self.parties = {p.id: p for p in uow.parties()}
+
+    def party(self, uow: UnitOfWork, party_id: str) -> Party:
+        found = self.parties.get(party_id)
+        if found is None:
+            self.refresh_parties(uow)
+            found = self.parties[party_id]
+        return found
+
+    def monitors(self) -> list[Party]:
+        return [p for p in self.parties.values() if p.role is Role.MONITOR]
+
+    # -- the write path ---
+
+    def execute(self, command: Callable[[Tx], T]) -> T:
+        """Run one use case in its own transaction, now (the synchronous path: CLI, tests, benchmarks)."""
+        return cast(T, self.execute_batch([command])[0].result())
+
+    def execute_batch(self, commands: list[Callable[[Tx], Any]]) -> list[Future[Any]]:
+        """Run use cases in one transaction and one fsync. A use case that raises a ``DeconflictionError`` has
+        changed nothing (use cases validate before they write), so the others still commit."""
+        futures: list[Future[Any]] = [Future() for _ in commands]
+        outcomes: list[tuple[bool, Any]] = []
+        tx: Tx | None = None
+        try:
+            with self.store.write() as uow:
+                tx = Tx(uow=uow, now=self.clock())
+                if len(self.parties) != uow.party_count():
+                    self.refresh_parties(uow)
+                for command in commands:
+                    try:
+                        outcomes.append((True, command(tx)))
+                    except DeconflictionError as exc:
+                        outcomes.append((False, exc))
+        except Exception as exc:
+            # The transaction rolled back: memory may hold changes that never reached the disk.
+            self.reload()
+            if len(commands) == 1:
+                futures[0].set_exception(exc)
+                return futures
+            for fut, command in zip(futures, commands, strict=True):
+                (single,) = self.execute_batch([command])
+                _chain(single, fut)
+            return futures
+        assert tx is not None
+        self.listeners.wake(tx.woken)
+        for fut, (ok, value) in zip(futures, outcomes, strict=True):
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+        return futures
+
+    def start(self) -> None:
+        if self._writer is None:
+            self._writer = GroupCommitWriter(self.execute_batch, self.settings.batch_max)
+
+    def stop(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self.store.close()
+
+    def submit(self, command: Callable[[Tx], T]) -> Future[T]:
+        """Queue a use case for the group-commit writer; the future resolves after its commit."""
+        if self._writer is None:
+            raise RuntimeError("the hub's writer is not started")
+        return self._writer.submit(command)
+
+    # -- idempotent writes ---
+
+    def idempotent(
+        self,
+        tx: Tx,
+        caller: Party,
+        key: str | None,
+        request: Any,
+        run: Callable[[Tx], tuple[int, bytes]],
+    ) -> tuple[int, bytes]:
+        """Run ``run`` unless the same key was used before: then return the first answer, byte for byte."""
+        if key is None:
+            return run(tx)
+        digest = hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        stored = tx.uow.stored_response(caller.id, key)
+        if stored is not None:
+            if stored[0] != digest:
+                raise InvalidInput(
+                    "This Idempotency-Key was already used for a different request; use a new key for a new write.",
+                    {"idempotency_key": key},
+                )
+            return stored[1], stored[2].encode()
+        status, body = run(tx)
+        tx.uow.store_response(caller.id, key, digest, status, body.decode(), tx.now)
+        return status, body
+
+    # -- events and views ---
+
+    def view(self, conflict: Conflict, viewer: Party) -> dict[str, Any] | None:
+        return conflict_view(conflict, viewer, self.parties, self.secret)
+
+    def publish(self, tx: Tx, type_: str, conflict: Conflict) -> None:
+        """Append the event to the log of both parties and every monitor, each with its own view."""
+        for pid in {*conflict.party_ids, *(m.id for m in self.monitors())}:
+            viewer = self.party(tx.uow, pid)
+            data = self.view(conflict, viewer)
+            if data is not None:
+                self.events.append(tx.uow, pid, type_, data, tx.now)
+                tx.woken.add(pid)
+
+
+def _chain(source: Future[Any], target: Future[Any]) -> None:
+    exc = source.exception()
+    if exc is not None:
+        target.set_exception(exc)
+    else:
+        target.set_result(source.result())

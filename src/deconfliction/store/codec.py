@@ -1,0 +1,92 @@
+"""Converters between domain objects and their stored JSON. Stored data was validated on the way in, so
+footprints are rebuilt with ``Footprint.from_trusted`` (no re-validation)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from deconfliction.core.volumes import (
+    AltitudeBand,
+    AltitudeReference,
+    Footprint,
+    Overlap,
+    TimeWindow,
+    Volume4D,
+)
+
+
+def ts(dt: datetime) -> str:
+    return dt.isoformat()
+
+
+def parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def band_to_json(band: AltitudeBand | None) -> dict[str, Any] | None:
+    if band is None:
+        return None
+    return {"lower": band.lower, "upper": band.upper, "reference": str(band.reference)}
+
+
+def band_from_json(data: dict[str, Any] | None) -> AltitudeBand | None:
+    if data is None:
+        return None
+    return AltitudeBand(float(data["lower"]), float(data["upper"]), AltitudeReference(data["reference"]))
+
+
+def window_to_json(window: TimeWindow) -> dict[str, str]:
+    return {"start": ts(window.start), "end": ts(window.end)}
+
+
+def window_from_json(data: dict[str, str]) -> TimeWindow:
+    return TimeWindow(parse_ts(data["start"]), parse_ts(data["end"]))
+
+
+def volume_to_json(volume: Volume4D) -> dict[str, Any]:
+    return {
+        "footprint": volume.footprint.geojson,
+        "radius_m": volume.footprint.radius_m,
+        "altitude": band_to_json(volume.altitude),
+        "time": window_to_json(volume.time),
+    }
+
+
+def volume_from_json(data: dict[str, Any]) -> Volume4D:
+    return Volume4D(
+        footprint=Footprint.from_trusted(data["footprint"], data.get("radius_m")),
+        altitude=band_from_json(data.get("altitude")),
+        time=window_from_json(data["time"]),
+    )
+
+
+def volumes_dumps(volumes: tuple[Volume4D, ...]) -> str:
+    return orjson.dumps([volume_to_json(v) for v in volumes]).decode()
+
+
+def volumes_loads(text: str) -> tuple[Volume4D, ...]:
+    return tuple(volume_from_json(v) for v in orjson.loads(text))
+
+
+def overlap_dumps(overlap: Overlap) -> str:
+    return orjson.dumps(
+        {
+            "footprint": overlap.footprint,
+            "altitude_a": band_to_json(overlap.altitude_a),
+            "altitude_b": band_to_json(overlap.altitude_b),
+            "time": window_to_json(overlap.time),
+        }
+    ).decode()
+
+
+def overlap_loads(text: str) -> Overlap:
+    data = orjson.loads(text)
+    return Overlap(
+        footprint=data["footprint"],
+        altitude_a=band_from_json(data["altitude_a"]),
+        altitude_b=band_from_json(data["altitude_b"]),
+        time=window_from_json(data["time"]),
+    )

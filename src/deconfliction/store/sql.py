@@ -1,0 +1,434 @@
+"""The SQLAlchemy adapter of the storage port; SQLite by default (WAL, synchronous=FULL).
+
+Queries are SQLAlchemy Core statements, never SQL built in handlers. Schema changes go through Alembic: the store
+upgrades the database to the newest revision when it opens it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, and_, create_engine, event, func, insert, or_, select, update
+from sqlalchemy.engine import Row
+
+from deconfliction.core.model import (
+    Acknowledgement,
+    Coalition,
+    Conflict,
+    ConflictKind,
+    ConflictStatus,
+    ObjectRef,
+    ObjectType,
+    Operation,
+    Party,
+    Resolution,
+    Role,
+    Site,
+)
+from deconfliction.store import codec
+from deconfliction.store import tables as t
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def sqlite_engine(path: Path, synchronous: str = "FULL") -> Engine:
+    engine = create_engine(f"sqlite:///{path}", pool_size=8, max_overflow=8)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()
+
+    return engine
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+class SqlStore:
+    """A store on one SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        upgrade(engine)
+
+    @classmethod
+    def sqlite(cls, path: Path, synchronous: str = "FULL") -> SqlStore:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return cls(sqlite_engine(path, synchronous))
+
+    @contextmanager
+    def write(self) -> Iterator[SqlUnitOfWork]:
+        with self.engine.begin() as conn:
+            yield SqlUnitOfWork(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[SqlUnitOfWork]:
+        with self.engine.connect() as conn:
+            yield SqlUnitOfWork(conn)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _party(row: Row[Any]) -> Party:
+    return Party(id=row.id, name=row.name, role=Role(row.role), coalition_id=row.coalition_id)
+
+
+def _operation(row: Row[Any]) -> Operation:
+    return Operation(
+        id=row.id,
+        party_id=row.party_id,
+        version=row.version,
+        volumes=codec.volumes_loads(row.volumes),
+        created_at=codec.parse_ts(row.created_at),
+        updated_at=codec.parse_ts(row.updated_at),
+        description=row.description,
+        callsign=row.callsign,
+        priority=row.priority,
+        cancelled=bool(row.cancelled),
+        ended_at=codec.parse_ts(row.ended_at) if row.ended_at else None,
+    )
+
+
+def _operation_values(op: Operation) -> dict[str, Any]:
+    return {
+        "id": op.id,
+        "party_id": op.party_id,
+        "version": op.version,
+        "volumes": codec.volumes_dumps(op.volumes),
+        "description": op.description,
+        "callsign": op.callsign,
+        "priority": op.priority,
+        "cancelled": op.cancelled,
+        "ended_at": codec.ts(op.ended_at) if op.ended_at else None,
+        "ends_at": op.window.end.timestamp(),
+        "created_at": codec.ts(op.created_at),
+        "updated_at": codec.ts(op.updated_at),
+    }
+
+
+def _site(row: Row[Any]) -> Site:
+    recipients = orjson.loads(row.recipients) if row.recipients is not None else None
+    return Site(
+        id=row.id,
+        party_id=row.party_id,
+        version=row.version,
+        name=row.name,
+        category=row.category,
+        volume=codec.volume_from_json(orjson.loads(row.volume)),
+        created_at=codec.parse_ts(row.created_at),
+        recipients=frozenset(recipients) if recipients is not None else None,
+        withdrawn=bool(row.withdrawn),
+    )
+
+
+def _site_values(site: Site) -> dict[str, Any]:
+    return {
+        "id": site.id,
+        "party_id": site.party_id,
+        "version": site.version,
+        "name": site.name,
+        "category": site.category,
+        "volume": orjson.dumps(codec.volume_to_json(site.volume)).decode(),
+        "recipients": orjson.dumps(sorted(site.recipients)).decode() if site.recipients is not None else None,
+        "withdrawn": site.withdrawn,
+        "ends_at": site.volume.time.end.timestamp(),
+        "created_at": codec.ts(site.created_at),
+    }
+
+
+def _conflict_values(c: Conflict) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "id": c.id,
+        "kind": str(c.kind),
+        "overlap": codec.overlap_dumps(c.overlap),
+        "overlap_end": c.overlap.time.end.timestamp(),
+        "revision": c.revision,
+        "created_at": codec.ts(c.created_at),
+        "updated_at": codec.ts(c.updated_at),
+        "resolved_at": codec.ts(c.resolved_at) if c.resolved_at else None,
+        "resolution": str(c.resolution) if c.resolution else None,
+    }
+    for name, ref in (("a", c.a), ("b", c.b)):
+        values |= {
+            f"{name}_type": str(ref.type),
+            f"{name}_id": ref.id,
+            f"{name}_party": ref.party_id,
+            f"{name}_volume": ref.volume,
+        }
+    return values
+
+
+class SqlUnitOfWork:
+    """One transaction (or one read) on one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # -- parties ---
+
+    def insert_coalition(self, coalition: Coalition, at: datetime) -> None:
+        self.conn.execute(insert(t.coalitions).values(id=coalition.id, name=coalition.name, created_at=codec.ts(at)))
+
+    def coalition_by_name(self, name: str) -> Coalition | None:
+        row = self.conn.execute(select(t.coalitions).where(t.coalitions.c.name == name)).first()
+        return Coalition(id=row.id, name=row.name) if row else None
+
+    def insert_party(self, party: Party, token_hash: str, at: datetime) -> None:
+        self.conn.execute(
+            insert(t.parties).values(
+                id=party.id,
+                name=party.name,
+                role=str(party.role),
+                coalition_id=party.coalition_id,
+                token_hash=token_hash,
+                created_at=codec.ts(at),
+            )
+        )
+
+    def set_token_hash(self, party_id: str, token_hash: str) -> None:
+        self.conn.execute(update(t.parties).where(t.parties.c.id == party_id).values(token_hash=token_hash))
+
+    def party_by_token_hash(self, token_hash: str) -> Party | None:
+        row = self.conn.execute(select(t.parties).where(t.parties.c.token_hash == token_hash)).first()
+        return _party(row) if row else None
+
+    def party(self, party_id: str) -> Party | None:
+        row = self.conn.execute(select(t.parties).where(t.parties.c.id == party_id)).first()
+        return _party(row) if row else None
+
+    def party_by_name(self, name: str) -> Party | None:
+        row = self.conn.execute(select(t.parties).where(t.parties.c.name == name)).first()
+        return _party(row) if row else None
+
+    def parties(self) -> list[Party]:
+        return [_party(r) for r in self.conn.execute(select(t.parties).order_by(t.parties.c.created_at))]
+
+    def party_count(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(t.parties)).scalar_one())
+
+    # -- operations and sites ---
+
+    def insert_operation(self, op: Operation) -> None:
+        self.conn.execute(insert(t.operations).values(**_operation_values(op)))
+
+    def update_operation(self, op: Operation) -> None:
+        self.conn.execute(update(t.operations).where(t.operations.c.id == op.id).values(**_operation_values(op)))
+
+    def operation(self, op_id: str) -> Operation | None:
+        row = self.conn.execute(select(t.operations).where(t.operations.c.id == op_id)).first()
+        return _operation(row) if row else None
+
+    def operations_of(self, party_ids: list[str]) -> list[Operation]:
+        rows = self.conn.execute(
+            select(t.operations)
+            .where(t.operations.c.party_id.in_(party_ids))
+            .order_by(t.operations.c.created_at, t.operations.c.id)
+        )
+        return [_operation(r) for r in rows]
+
+    def live_operations(self, now: datetime) -> Iterator[Operation]:
+        rows = self.conn.execute(
+            select(t.operations).where(
+                t.operations.c.ends_at > now.timestamp(),
+                t.operations.c.cancelled.is_(False),
+                t.operations.c.ended_at.is_(None),
+            )
+        )
+        for row in rows:
+            yield _operation(row)
+
+    def insert_site(self, site: Site) -> None:
+        self.conn.execute(insert(t.sites).values(**_site_values(site)))
+
+    def update_site(self, site: Site) -> None:
+        self.conn.execute(update(t.sites).where(t.sites.c.id == site.id).values(**_site_values(site)))
+
+    def site(self, site_id: str) -> Site | None:
+        row = self.conn.execute(select(t.sites).where(t.sites.c.id == site_id)).first()
+        return _site(row) if row else None
+
+    def sites_visible_to(self, party_id: str | None) -> list[Site]:
+        rows = self.conn.execute(select(t.sites).order_by(t.sites.c.created_at, t.sites.c.id))
+        sites = [_site(r) for r in rows]
+        if party_id is None:
+            return sites
+        return [s for s in sites if s.party_id == party_id or s.notified_to(party_id)]
+
+    def live_sites(self, now: datetime) -> Iterator[Site]:
+        rows = self.conn.execute(
+            select(t.sites).where(t.sites.c.ends_at > now.timestamp(), t.sites.c.withdrawn.is_(False))
+        )
+        for row in rows:
+            yield _site(row)
+
+    # -- conflicts ---
+
+    def insert_conflict(self, conflict: Conflict) -> None:
+        self.conn.execute(insert(t.conflicts).values(**_conflict_values(conflict)))
+
+    def update_conflict(self, conflict: Conflict) -> None:
+        self.conn.execute(
+            update(t.conflicts).where(t.conflicts.c.id == conflict.id).values(**_conflict_values(conflict))
+        )
+
+    def conflict(self, conflict_id: str) -> Conflict | None:
+        found = self._conflicts(select(t.conflicts).where(t.conflicts.c.id == conflict_id))
+        return found[0] if found else None
+
+    def open_conflicts_of(self, obj_type: ObjectType, obj_id: str) -> list[Conflict]:
+        c = t.conflicts.c
+        return self._conflicts(
+            select(t.conflicts).where(
+                c.resolved_at.is_(None),
+                or_(
+                    and_(c.a_id == obj_id, c.a_type == str(obj_type)),
+                    and_(c.b_id == obj_id, c.b_type == str(obj_type)),
+                ),
+            )
+        )
+
+    def conflicts_for(
+        self, party_id: str | None, status: ConflictStatus | None, limit: int, after: str | None
+    ) -> list[Conflict]:
+        c = t.conflicts.c
+        query = select(t.conflicts)
+        if party_id is not None:
+            query = query.where(or_(c.a_party == party_id, c.b_party == party_id))
+        if status is ConflictStatus.RESOLVED:
+            query = query.where(c.resolved_at.is_not(None))
+        elif status is not None:
+            query = query.where(c.resolved_at.is_(None))
+        if after is not None:
+            query = query.where(c.id > after)
+        found = self._conflicts(query.order_by(c.id).limit(limit if status is None else limit * 4))
+        if status in (ConflictStatus.OPEN, ConflictStatus.ACKNOWLEDGED):
+            found = [x for x in found if x.status is status]
+        return found[:limit]
+
+    def open_conflicts_ending_by(self, now: datetime) -> list[Conflict]:
+        c = t.conflicts.c
+        return self._conflicts(select(t.conflicts).where(c.resolved_at.is_(None), c.overlap_end <= now.timestamp()))
+
+    def insert_acknowledgement(self, conflict_id: str, ack: Acknowledgement) -> None:
+        self.conn.execute(
+            insert(t.acknowledgements).values(
+                conflict_id=conflict_id,
+                party_id=ack.party_id,
+                revision=ack.revision,
+                at=codec.ts(ack.at),
+                note=ack.note,
+                signature=ack.signature,
+            )
+        )
+
+    def _conflicts(self, query: Any) -> list[Conflict]:
+        rows = list(self.conn.execute(query))
+        if not rows:
+            return []
+        acks: dict[str, list[Acknowledgement]] = {}
+        ack_rows = self.conn.execute(
+            select(t.acknowledgements)
+            .where(t.acknowledgements.c.conflict_id.in_([r.id for r in rows]))
+            .order_by(t.acknowledgements.c.at)
+        )
+        for a in ack_rows:
+            acks.setdefault(a.conflict_id, []).append(
+                Acknowledgement(
+                    party_id=a.party_id,
+                    at=codec.parse_ts(a.at),
+                    revision=a.revision,
+                    note=a.note,
+                    signature=a.signature,
+                )
+            )
+        return [
+            Conflict(
+                id=r.id,
+                kind=ConflictKind(r.kind),
+                a=ObjectRef(ObjectType(r.a_type), r.a_id, r.a_party, r.a_volume),
+                b=ObjectRef(ObjectType(r.b_type), r.b_id, r.b_party, r.b_volume),
+                overlap=codec.overlap_loads(r.overlap),
+                created_at=codec.parse_ts(r.created_at),
+                updated_at=codec.parse_ts(r.updated_at),
+                revision=r.revision,
+                resolved_at=codec.parse_ts(r.resolved_at) if r.resolved_at else None,
+                resolution=Resolution(r.resolution) if r.resolution else None,
+                acknowledgements=tuple(acks.get(r.id, ())),
+            )
+            for r in rows
+        ]
+
+    # -- events ---
+
+    def append_event(self, party_id: str, seq: int, type_: str, data: dict[str, Any], at: datetime) -> None:
+        self.conn.execute(
+            insert(t.events).values(
+                party_id=party_id,
+                seq=seq,
+                type=type_,
+                data=orjson.dumps(data).decode(),
+                created_at=codec.ts(at),
+            )
+        )
+
+    def events_after(self, party_id: str, seq: int, limit: int) -> list[tuple[int, str, str]]:
+        e = t.events.c
+        rows = self.conn.execute(
+            select(e.seq, e.type, e.data).where(e.party_id == party_id, e.seq > seq).order_by(e.seq).limit(limit)
+        )
+        return [(r.seq, r.type, r.data) for r in rows]
+
+    def last_event_seqs(self) -> dict[str, int]:
+        e = t.events.c
+        rows = self.conn.execute(select(e.party_id, func.max(e.seq)).group_by(e.party_id))
+        return {party: int(seq) for party, seq in rows}
+
+    # -- idempotency and metadata ---
+
+    def stored_response(self, party_id: str, key: str) -> tuple[str, int, str] | None:
+        i = t.idempotency.c
+        row = self.conn.execute(
+            select(i.request_hash, i.status, i.body).where(i.party_id == party_id, i.key == key)
+        ).first()
+        return (row.request_hash, row.status, row.body) if row else None
+
+    def store_response(self, party_id: str, key: str, request_hash: str, status: int, body: str, at: datetime) -> None:
+        self.conn.execute(
+            insert(t.idempotency).values(
+                party_id=party_id,
+                key=key,
+                request_hash=request_hash,
+                status=status,
+                body=body,
+                created_at=codec.ts(at),
+            )
+        )
+
+    def meta(self, key: str) -> str | None:
+        row = self.conn.execute(select(t.meta.c.value).where(t.meta.c.key == key)).first()
+        return row.value if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        if self.meta(key) is None:
+            self.conn.execute(insert(t.meta).values(key=key, value=value))
+        else:
+            self.conn.execute(update(t.meta).where(t.meta.c.key == key).values(value=value))
