@@ -14,18 +14,28 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 from sqlalchemy import insert
 
 from bench.scenario import DEFAULT_SEED, Scenario
 from deconfliction.core.model import Role
+from deconfliction.core.volumes import Footprint
 from deconfliction.service import admin
 from deconfliction.store import tables
 from deconfliction.store.sql import SqlStore
 
 CREATED = datetime(2026, 11, 30, 12, tzinfo=UTC).isoformat()
 CHUNK = 50_000
+
+
+def with_caps(volumes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add the bounding cap the hub stores with each volume (what lets it restart without rebuilding geometry)."""
+    for vol in volumes:
+        fp = Footprint.from_trusted(vol["footprint"], vol.get("radius_m"))
+        vol["cap"] = [fp.center_lon, fp.center_lat, fp.cap_radius_m]
+    return volumes
 
 
 def load(db: Path, volumes: int, parties: int, seed: int = DEFAULT_SEED) -> dict[str, str]:
@@ -60,7 +70,7 @@ def load(db: Path, volumes: int, parties: int, seed: int = DEFAULT_SEED) -> dict
                 "updated_at": CREATED,
             }
             for i, (vol, owner, end) in enumerate(
-                zip(part.to_api(), part.party.tolist(), part.end.tolist(), strict=True)
+                zip(with_caps(part.to_api()), part.party.tolist(), part.end.tolist(), strict=True)
             )
         ]
         with store.engine.begin() as conn:

@@ -8,10 +8,17 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deconfliction.core.index import SpatioTemporalIndex
+from deconfliction.core.index import Envelope, Key, SpatioTemporalIndex
 from deconfliction.core.volumes import Buffers, Volume4D, parse_altitude, parse_footprint, parse_time, volumes_overlap
+from deconfliction.store import codec
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
+_decode = codec.volume_from_bytes
+
+
+def _add(index: SpatioTemporalIndex, key: Key, vol: Volume4D, owner: str, group: str | None, kind: int) -> None:
+    # Without the decoded volume: candidates must come back decoded from the stored bytes.
+    index.add(key, Envelope.of(vol), codec.volume_bytes(vol), owner, group, kind)
 
 
 @st.composite
@@ -34,9 +41,9 @@ def _scene(lat_range: tuple[float, float]) -> st.SearchStrategy[list[Volume4D]]:
 
 
 def _check(scene: list[Volume4D], buffers: Buffers) -> None:
-    index = SpatioTemporalIndex(cell_deg=0.5)
+    index = SpatioTemporalIndex(_decode, cell_deg=0.5)
     for i, vol in enumerate(scene[1:]):
-        index.add(("op", str(i), 0), vol, owner=f"p{i % 3}", group=None, kind=0)
+        _add(index, ("op", str(i), 0), vol, owner=f"p{i % 3}", group=None, kind=0)
     query = scene[0]
     got = {c.key for c in index.candidates(query, buffers, exclude_owner="nobody", exclude_group=None, kinds=[0])}
     for i, vol in enumerate(scene[1:]):
@@ -61,10 +68,13 @@ def test_removal_and_owner_filters() -> None:
     alt = parse_altitude(0, 1000, "AMSL")
     vol = Volume4D(fp, alt, parse_time(T0, T0 + timedelta(hours=1)))
     other = Volume4D(parse_footprint({"type": "Point", "coordinates": [-179.99, 10]}, 5000), alt, vol.time)
-    index = SpatioTemporalIndex()
-    index.add(("op", "a", 0), vol, owner="red", group="g1", kind=0)
-    index.add(("site", "b", 0), vol, owner="blue", group="g1", kind=1)
-    assert {c.key for c in index.candidates(other, Buffers(), "green", None, [0, 1])} == {("op", "a", 0), ("site", "b", 0)}
+    index = SpatioTemporalIndex(_decode)
+    _add(index, ("op", "a", 0), vol, owner="red", group="g1", kind=0)
+    _add(index, ("site", "b", 0), vol, owner="blue", group="g1", kind=1)
+    assert {c.key for c in index.candidates(other, Buffers(), "green", None, [0, 1])} == {
+        ("op", "a", 0),
+        ("site", "b", 0),
+    }
     assert {c.key for c in index.candidates(other, Buffers(), "red", None, [0, 1])} == {("site", "b", 0)}
     assert index.candidates(other, Buffers(), "green", "g1", [0, 1]) == []
     assert {c.key for c in index.candidates(other, Buffers(), "green", None, [1])} == {("site", "b", 0)}

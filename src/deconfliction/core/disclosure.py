@@ -88,9 +88,7 @@ def conflict_view(
     return view
 
 
-def _monitor_view(
-    conflict: Conflict, parties: Mapping[str, Party], viewer: Party, secret: bytes
-) -> dict[str, Any]:
+def _monitor_view(conflict: Conflict, parties: Mapping[str, Party], viewer: Party, secret: bytes) -> dict[str, Any]:
     view = _common(conflict)
     view["parties"] = [
         {

@@ -43,7 +43,7 @@ EARTH_AREA_M2 = 510_065_621_724_088.5
 COARSE_TOL_M = 0.05  # chord deviation allowed when deciding in a shared frame
 EXACT_TOL_M = 0.01  # ... and when measuring from one vertex in its own frame
 OUTPUT_TOL_M = 0.5  # ... for drawn overlap polygons and areas, which are shown, not decided on
-TRUST_ERR_M = 0.25  # a planar distance whose error bound is below this is taken as the answer
+TRUST_ERR_M = 0.25  # when the rigorous bracket on a distance is narrower, the estimate stands
 THICK_HALF_M = 0.25  # overlaps thinner than 2×this count as touching (shared edges, T-junctions)
 FRAME_LIMIT_M = 11_000_000.0  # beyond this from a frame centre the chord bound is no longer checked
 MAX_SPLIT = 4096
@@ -178,11 +178,6 @@ class Planar:
     rho_max: float
     vertex_xy: Array  # images of the shape's vertices (undensified), in ``Shape.lon`` order
     paths_xy: list[Array]
-
-    def edge_sag(self, shape: Shape) -> Array:
-        """Deviation bound of each edge's single chord (before densifying)."""
-        es = shape.edge_start
-        return chord_bound(shape.edges[1], self.rho[es], self.rho[es + 1])
 
 
 def draw(shape: Shape, lon0: float, lat0: float, tol: float, merge: bool = True) -> Planar:
@@ -343,8 +338,10 @@ def separation(a: Shape, b: Shape, target: float | None = None) -> float:
     est = distance(lon[0], lat[0], lon[1], lat[1])
     k = scale_bound(on.core_cap + s + 2 * sag if on is not None else max(pa.rho_max, pb.rho_max))
     lo, hi = (s - 2 * sag) / k, min(s, est) + 2 * sag
-    if hi - lo <= TRUST_ERR_M or (target is not None and (hi - ra - rb < target or lo - ra - rb >= target)):
-        return (est if target is None or hi - lo <= TRUST_ERR_M else hi if hi - ra - rb < target else lo) - ra - rb
+    if hi - lo <= TRUST_ERR_M:
+        return est - ra - rb
+    if target is not None and (hi - ra - rb < target or lo - ra - rb >= target):
+        return (hi if hi - ra - rb < target else lo) - ra - rb
     return min(_vertex_edge_distance(a, b, pa, pb, k * hi + 2 * sag + 1e-3, est), est) - ra - rb
 
 
@@ -382,7 +379,8 @@ def _vertex_edge_distance(a: Shape, b: Shape, pa: Planar, pb: Planar, bound: flo
         es = dst.edge_start
         chords = shapely.linestrings(np.stack((pdst.vertex_xy[es], pdst.vertex_xy[es + 1]), axis=1))
         shapely.prepare(psrc.geom)
-        edges = np.nonzero(shapely.dwithin(psrc.geom, chords, bound + pdst.edge_sag(dst)))[0]
+        sags = chord_bound(dst.edges[1], pdst.rho[es], pdst.rho[es + 1])  # each edge as one chord
+        edges = np.nonzero(shapely.dwithin(psrc.geom, chords, bound + sags))[0]
         todo.append((np.unique(np.column_stack((src.lon[near], src.lat[near])), axis=0), dst, edges))
     if sum(len(v) * len(e) for v, _, e in todo) > MAX_PAIRS:
         return est
@@ -423,15 +421,10 @@ def to_lonlat_rings(geom: Any, lon0: float, lat0: float, tol: float = OUTPUT_TOL
     for poly in shapely.get_parts(geom):
         if shapely.is_empty(poly):
             continue
-        rings = [poly.exterior, *poly.interiors]
         rho = max(1.0, float(np.hypot(*shapely.get_coordinates(poly).T).max()))
         step = math.sqrt(4 * B_M * tol / math.tan(min(rho / B_M, 3.0) / 2))
-        part = []
-        for ring in rings:
-            xy = shapely.get_coordinates(shapely.segmentize(ring, step))
-            lon, lat = unproject(lon0, lat0, xy[:, 0], xy[:, 1])
-            part.append(np.column_stack((lon, lat)))
-        out.append(part)
+        xys = [shapely.get_coordinates(shapely.segmentize(r, step)) for r in (poly.exterior, *poly.interiors)]
+        out.append([np.column_stack(unproject(lon0, lat0, xy[:, 0], xy[:, 1])) for xy in xys])
     return out
 
 
@@ -497,8 +490,5 @@ def area(shape: Shape) -> float:
         return ring_area(np.column_stack((lo, la))) * (2 * math.pi / n) / math.sin(2 * math.pi / n)
     if shape.radius <= 0:
         return sum(ring_area(shape.paths[p[0]]) - sum(ring_area(shape.paths[h]) for h in p[1:]) for p in shape.parts)
-    lon0, lat0 = shape.center
-    total = 0.0
-    for part in to_lonlat_rings(filled(shape, lon0, lat0, 0.0), lon0, lat0):
-        total += ring_area(part[0]) - sum(ring_area(h) for h in part[1:])
-    return total
+    parts = to_lonlat_rings(filled(shape, *shape.center, 0.0), *shape.center)
+    return sum(ring_area(part[0]) - sum(ring_area(h) for h in part[1:]) for part in parts)

@@ -16,7 +16,8 @@ The index never decides a conflict: it must only never drop a pair that could co
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -57,8 +58,32 @@ def wgs84_bounds(band: AltitudeBand | None) -> tuple[float, float]:
 
 
 @dataclass(frozen=True, slots=True)
+class Envelope:
+    """What the index keeps of a volume: a bounding cap, the time window (epoch seconds), the altitude band."""
+
+    center_lon: float
+    center_lat: float
+    cap_radius_m: float
+    start_s: float
+    end_s: float
+    altitude: AltitudeBand | None
+
+    @classmethod
+    def of(cls, volume: Volume4D) -> Envelope:
+        fp = volume.footprint
+        return cls(
+            fp.center_lon,
+            fp.center_lat,
+            fp.cap_radius_m,
+            volume.time.start.timestamp(),
+            volume.time.end.timestamp(),
+            volume.altitude,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Candidate:
-    """A stored volume that may conflict: its key and the data the exact test needs."""
+    """A stored volume that may conflict: its key, its owner, and the volume itself for the exact test."""
 
     key: Key
     volume: Volume4D
@@ -66,9 +91,22 @@ class Candidate:
 
 
 class SpatioTemporalIndex:
-    """Live volumes keyed by ``(object type, object id, volume number)``."""
+    """Live volumes keyed by ``(object type, object id, volume number)``.
 
-    def __init__(self, cell_deg: float = 0.5, bucket_s: int = 3600, long_s: int = 48 * 3600) -> None:
+    To hold a million volumes in little memory, the index keeps numbers in numpy columns and each volume only as
+    its stored bytes (``payload``); ``decode`` turns those back into a ``Volume4D`` when a candidate needs the
+    exact test, and the most recently used volumes are kept decoded.
+    """
+
+    def __init__(
+        self,
+        decode: Callable[[bytes], Volume4D],
+        cell_deg: float = 0.5,
+        bucket_s: int = 3600,
+        long_s: int = 48 * 3600,
+        cache_size: int = 50_000,
+    ) -> None:
+        self._decode = decode
         self._cell = cell_deg
         self._bucket_s = bucket_s
         self._long_s = long_s
@@ -83,12 +121,15 @@ class SpatioTemporalIndex:
         self._buckets: dict[int, list[int]] = {}
         self._slot_of: dict[Key, int] = {}
         self._keys: list[Key | None] = []
-        self._volumes: list[Volume4D | None] = []
+        self._payloads: list[bytes] = []
         self._owners: list[str] = []
+        self._cache: OrderedDict[int, Volume4D] = OrderedDict()
+        self._cache_size = cache_size
         self._free: list[int] = []
         self._party_ids: dict[str, int] = {}
         cap = 1024
         self._xyz: npt.NDArray[np.float64] = np.zeros((cap, 3))
+        self._latlon: npt.NDArray[np.float64] = np.zeros((cap, 2))
         self._ang: npt.NDArray[np.float64] = np.zeros(cap)
         self._t: npt.NDArray[np.float64] = np.zeros((cap, 2))
         self._alt: npt.NDArray[np.float64] = np.zeros((cap, 2))
@@ -104,38 +145,51 @@ class SpatioTemporalIndex:
 
     # -- writes ---
 
-    def add(self, key: Key, volume: Volume4D, owner: str, group: str | None, kind: int) -> None:
-        """Index ``volume`` under ``key`` (replacing what the key held). ``kind`` is a small int the caller defines."""
+    def add(
+        self,
+        key: Key,
+        envelope: Envelope,
+        payload: bytes,
+        owner: str,
+        group: str | None,
+        kind: int,
+        volume: Volume4D | None = None,
+    ) -> None:
+        """Index a volume under ``key`` (replacing what the key held). ``kind`` is a small int the caller defines;
+        ``volume``, when the caller has it decoded already, saves decoding it again soon."""
         if key in self._slot_of:
             self.remove(key)
         slot = self._free.pop() if self._free else self._grow()
-        fp = volume.footprint
-        lat, lon = math.radians(fp.center_lat), math.radians(fp.center_lon)
+        lat, lon = math.radians(envelope.center_lat), math.radians(envelope.center_lon)
         self._xyz[slot] = (math.cos(lat) * math.cos(lon), math.cos(lat) * math.sin(lon), math.sin(lat))
-        self._ang[slot] = fp.cap_radius_m / R_MIN_M + _SLACK_RAD
-        self._t[slot] = (volume.time.start.timestamp(), volume.time.end.timestamp())
-        self._alt[slot] = wgs84_bounds(volume.altitude)
+        self._latlon[slot] = (envelope.center_lat, envelope.center_lon)
+        self._ang[slot] = envelope.cap_radius_m / R_MIN_M + _SLACK_RAD
+        self._t[slot] = (envelope.start_s, envelope.end_s)
+        self._alt[slot] = wgs84_bounds(envelope.altitude)
         self._owner[slot] = self._party_int(owner)
         self._group[slot] = NO_GROUP if group is None else self._party_int("coalition:" + group)
         self._kind[slot] = kind
         self._slot_of[key] = slot
         self._keys[slot] = key
-        self._volumes[slot] = volume
+        self._payloads[slot] = payload
         self._owners[slot] = owner
-        for bucket in self._bucket_keys(slot, self._ang[slot], self._t[slot, 0], self._t[slot, 1]):
+        if volume is not None:
+            self._remember(slot, volume)
+        for bucket in self._bucket_keys(slot):
             self._buckets.setdefault(bucket, []).append(slot)
 
     def remove(self, key: Key) -> bool:
         slot = self._slot_of.pop(key, None)
         if slot is None:
             return False
-        for bucket in self._bucket_keys(slot, self._ang[slot], self._t[slot, 0], self._t[slot, 1]):
+        for bucket in self._bucket_keys(slot):
             members = self._buckets[bucket]
             members.remove(slot)
             if not members:
                 del self._buckets[bucket]
         self._keys[slot] = None
-        self._volumes[slot] = None
+        self._payloads[slot] = b""
+        self._cache.pop(slot, None)
         self._owner[slot] = -1
         self._free.append(slot)
         return True
@@ -186,9 +240,9 @@ class SpatioTemporalIndex:
         slots = slots[np.arccos(cos_angle) <= self._ang[slots] + reach]
         out = []
         for s in slots.tolist():
-            key, vol = self._keys[s], self._volumes[s]
-            assert key is not None and vol is not None
-            out.append(Candidate(key=key, volume=vol, owner=self._owners[s]))
+            key = self._keys[s]
+            assert key is not None
+            out.append(Candidate(key=key, volume=self._volume(s), owner=self._owners[s]))
         return out
 
     # -- internals ---
@@ -201,6 +255,7 @@ class SpatioTemporalIndex:
         if slot == len(self._ang):
             new = 2 * slot
             self._xyz = _resized(self._xyz, new)
+            self._latlon = _resized(self._latlon, new)
             self._ang = _resized(self._ang, new)
             self._t = _resized(self._t, new)
             self._alt = _resized(self._alt, new)
@@ -208,15 +263,28 @@ class SpatioTemporalIndex:
             self._group = _resized(self._group, new, NO_GROUP)
             self._kind = _resized(self._kind, new)
         self._keys.append(None)
-        self._volumes.append(None)
+        self._payloads.append(b"")
         self._owners.append("")
         return slot
 
-    def _bucket_keys(self, slot: int, ang: float, t0: float, t1: float) -> list[int]:
-        x, y, z = self._xyz[slot]
-        lat = math.degrees(math.asin(max(-1.0, min(1.0, float(z)))))
-        lon = math.degrees(math.atan2(float(y), float(x)))
-        return self._query_bucket_keys(lat, lon, float(ang), t0, t1, registering=True)
+    def _volume(self, slot: int) -> Volume4D:
+        volume = self._cache.get(slot)
+        if volume is None:
+            volume = self._decode(self._payloads[slot])
+            self._remember(slot, volume)
+        else:
+            self._cache.move_to_end(slot)
+        return volume
+
+    def _remember(self, slot: int, volume: Volume4D) -> None:
+        self._cache[slot] = volume
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def _bucket_keys(self, slot: int) -> list[int]:
+        lat, lon = self._latlon[slot]
+        t0, t1 = self._t[slot]
+        return self._query_bucket_keys(float(lat), float(lon), float(self._ang[slot]), t0, t1, registering=True)
 
     def _query_bucket_keys(
         self, lat: float, lon: float, ang: float, t0: float, t1: float, registering: bool = False

@@ -80,9 +80,7 @@ class Operation:
 
     @property
     def window(self) -> TimeWindow:
-        return TimeWindow(
-            start=min(v.time.start for v in self.volumes), end=max(v.time.end for v in self.volumes)
-        )
+        return TimeWindow(start=min(v.time.start for v in self.volumes), end=max(v.time.end for v in self.volumes))
 
     def state(self, now: datetime) -> OperationState:
         """The lifecycle is derived from time, except for the owner's explicit cancel or early end."""

@@ -66,8 +66,8 @@ class Buffers:
     seconds: float = 0.0
 
 
-Kind = Literal["polygon", "circle", "corridor"]
-_KINDS: dict[str, Kind] = {"point": "circle", "line": "corridor", "polygon": "polygon"}
+FootprintKind = Literal["polygon", "circle", "corridor"]
+_KINDS: dict[str, FootprintKind] = {"point": "circle", "line": "corridor", "polygon": "polygon"}
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -79,7 +79,7 @@ class Footprint:
 
     geojson: dict[str, Any]  # the geometry as given, normalised to lists of floats
     radius_m: float | None
-    kind: Kind
+    kind: FootprintKind
     vertex_count: int
     _shape: geo.Shape
     _lazy: dict[str, Any]  # the area and an ordering text, computed on first use

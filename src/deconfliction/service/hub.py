@@ -21,10 +21,11 @@ from deconfliction.channel.events import EventLog, Listeners
 from deconfliction.config import Settings
 from deconfliction.core.disclosure import conflict_view
 from deconfliction.core.errors import DeconflictionError, InvalidInput
-from deconfliction.core.index import SpatioTemporalIndex
+from deconfliction.core.index import Envelope, Key, SpatioTemporalIndex
 from deconfliction.core.model import Conflict, ObjectType, Party, Role
-from deconfliction.core.volumes import Buffers, VolumeLimits
+from deconfliction.core.volumes import Buffers, Volume4D, VolumeLimits
 from deconfliction.service.writer import GroupCommitWriter
+from deconfliction.store import codec
 from deconfliction.store.port import Store, UnitOfWork
 
 T = TypeVar("T")
@@ -73,7 +74,7 @@ class Hub:
         )
         self.listeners = Listeners()
         self.events = EventLog()
-        self.index = SpatioTemporalIndex()
+        self.index = SpatioTemporalIndex(codec.volume_from_bytes)
         self.site_recipients: dict[str, frozenset[str] | None] = {}
         self.parties: dict[str, Party] = {}
         self.secret = b""
@@ -91,22 +92,28 @@ class Hub:
                 secret = secrets.token_hex(32)
                 uow.set_meta("ref_secret", secret)
         self.secret = bytes.fromhex(secret)
-        index = SpatioTemporalIndex()
+        index = SpatioTemporalIndex(codec.volume_from_bytes)
         recipients: dict[str, frozenset[str] | None] = {}
+        now_s = now.timestamp()
         with self.store.read() as uow:
             self.events.load(uow)
             self.parties = {p.id: p for p in uow.parties()}
-            for op in uow.live_operations(now):
-                group = self.parties[op.party_id].coalition_id
-                for i, vol in enumerate(op.volumes):
-                    if vol.time.end > now:
-                        index.add((ObjectType.OPERATION, op.id, i), vol, op.party_id, group, KIND_OPERATION)
+            for op_id, party_id, text in uow.live_operation_volumes(now):
+                group = self.parties[party_id].coalition_id
+                for i, data in enumerate(orjson.loads(text)):
+                    envelope = codec.envelope_from_json(data)
+                    if envelope.end_s > now_s:
+                        key = (ObjectType.OPERATION, op_id, i)
+                        index.add(key, envelope, orjson.dumps(data), party_id, group, KIND_OPERATION)
+            self.index = index
             for site in uow.live_sites(now):
                 group = self.parties[site.party_id].coalition_id
-                index.add((ObjectType.SITE, site.id, 0), site.volume, site.party_id, group, KIND_SITE)
+                self.index_volume((ObjectType.SITE, site.id, 0), site.volume, site.party_id, group, KIND_SITE)
                 recipients[site.id] = site.recipients
-        self.index = index
         self.site_recipients = recipients
+
+    def index_volume(self, key: Key, volume: Volume4D, owner: str, group: str | None, kind: int) -> None:
+        self.index.add(key, Envelope.of(volume), codec.volume_bytes(volume), owner, group, kind, volume)
 
     def refresh_parties(self, uow: UnitOfWork) -> None:
         """Parties are created by the admin CLI, possibly while the hub runs; they never change coalition."""

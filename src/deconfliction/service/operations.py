@@ -42,7 +42,7 @@ def _check_not_past(draft: OperationDraft, tx: Tx) -> None:
 
 def _index(hub: Hub, op: Operation, group: str | None) -> None:
     for i, vol in enumerate(op.volumes):
-        hub.index.add((ObjectType.OPERATION, op.id, i), vol, op.party_id, group, KIND_OPERATION)
+        hub.index_volume((ObjectType.OPERATION, op.id, i), vol, op.party_id, group, KIND_OPERATION)
 
 
 def _unindex(hub: Hub, op: Operation) -> None:

@@ -50,7 +50,7 @@ def notify(hub: Hub, tx: Tx, caller: Party, draft: SiteDraft) -> SiteResult:
     tx.uow.insert_site(site)
     subject = Subject(ObjectType.SITE, site.id, caller, (site.volume,), site.recipients)
     conflicts = reconcile(hub, tx, subject, True, Resolution.CHANGED)
-    hub.index.add((ObjectType.SITE, site.id, 0), site.volume, caller.id, caller.coalition_id, KIND_SITE)
+    hub.index_volume((ObjectType.SITE, site.id, 0), site.volume, caller.id, caller.coalition_id, KIND_SITE)
     hub.site_recipients[site.id] = site.recipients
     return SiteResult(site, conflicts)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from deconfliction.core.index import Envelope
 from deconfliction.core.volumes import (
     AltitudeBand,
     AltitudeReference,
@@ -47,12 +48,40 @@ def window_from_json(data: dict[str, str]) -> TimeWindow:
 
 
 def volume_to_json(volume: Volume4D) -> dict[str, Any]:
+    fp = volume.footprint
     return {
-        "footprint": volume.footprint.geojson,
-        "radius_m": volume.footprint.radius_m,
+        "footprint": fp.geojson,
+        "radius_m": fp.radius_m,
         "altitude": band_to_json(volume.altitude),
         "time": window_to_json(volume.time),
+        # the bounding cap, so that the index is rebuilt at start-up without rebuilding any geometry
+        "cap": [fp.center_lon, fp.center_lat, fp.cap_radius_m],
     }
+
+
+def volume_bytes(volume: Volume4D) -> bytes:
+    return orjson.dumps(volume_to_json(volume))
+
+
+def volume_from_bytes(payload: bytes) -> Volume4D:
+    return volume_from_json(orjson.loads(payload))
+
+
+def envelope_from_json(data: dict[str, Any]) -> Envelope:
+    """The index's view of a stored volume, without decoding its geometry (when the cap was stored)."""
+    cap = data.get("cap")
+    if cap is None:
+        fp = Footprint.from_trusted(data["footprint"], data.get("radius_m"))
+        cap = [fp.center_lon, fp.center_lat, fp.cap_radius_m]
+    window = window_from_json(data["time"])
+    return Envelope(
+        center_lon=cap[0],
+        center_lat=cap[1],
+        cap_radius_m=cap[2],
+        start_s=window.start.timestamp(),
+        end_s=window.end.timestamp(),
+        altitude=band_from_json(data.get("altitude")),
+    )
 
 
 def volume_from_json(data: dict[str, Any]) -> Volume4D:

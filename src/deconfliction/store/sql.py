@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, and_, create_engine, event, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, event, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 
 from deconfliction.core.model import (
@@ -36,6 +36,44 @@ from deconfliction.store import codec
 from deconfliction.store import tables as t
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
+
+# Statements are built once with bind parameters: building one per call costs more than running it on SQLite.
+_INSERT_OPERATION = insert(t.operations)
+_UPDATE_OPERATION = update(t.operations).where(t.operations.c.id == bindparam("_id"))
+_OPERATION = select(t.operations).where(t.operations.c.id == bindparam("id"))
+_INSERT_SITE = insert(t.sites)
+_UPDATE_SITE = update(t.sites).where(t.sites.c.id == bindparam("_id"))
+_SITE = select(t.sites).where(t.sites.c.id == bindparam("id"))
+_INSERT_CONFLICT = insert(t.conflicts)
+_UPDATE_CONFLICT = update(t.conflicts).where(t.conflicts.c.id == bindparam("_id"))
+_CONFLICT = select(t.conflicts).where(t.conflicts.c.id == bindparam("id"))
+_OPEN_CONFLICTS_OF = select(t.conflicts).where(
+    t.conflicts.c.resolved_at.is_(None),
+    or_(
+        and_(t.conflicts.c.a_id == bindparam("id"), t.conflicts.c.a_type == bindparam("type")),
+        and_(t.conflicts.c.b_id == bindparam("id"), t.conflicts.c.b_type == bindparam("type")),
+    ),
+)
+_ACKS = (
+    select(t.acknowledgements)
+    .where(t.acknowledgements.c.conflict_id.in_(bindparam("ids", expanding=True)))
+    .order_by(t.acknowledgements.c.at)
+)
+_INSERT_ACK = insert(t.acknowledgements)
+_INSERT_EVENT = insert(t.events)
+_EVENTS_AFTER = (
+    select(t.events.c.seq, t.events.c.type, t.events.c.data)
+    .where(t.events.c.party_id == bindparam("party"), t.events.c.seq > bindparam("seq"))
+    .order_by(t.events.c.seq)
+    .limit(bindparam("limit"))
+)
+_PARTY_BY_TOKEN = select(t.parties).where(t.parties.c.token_hash == bindparam("hash"))
+_PARTY = select(t.parties).where(t.parties.c.id == bindparam("id"))
+_PARTY_COUNT = select(func.count()).select_from(t.parties)
+_STORED_RESPONSE = select(t.idempotency.c.request_hash, t.idempotency.c.status, t.idempotency.c.body).where(
+    t.idempotency.c.party_id == bindparam("party"), t.idempotency.c.key == bindparam("key")
+)
+_INSERT_RESPONSE = insert(t.idempotency)
 
 
 def sqlite_engine(path: Path, synchronous: str = "FULL") -> Engine:
@@ -208,11 +246,11 @@ class SqlUnitOfWork:
         self.conn.execute(update(t.parties).where(t.parties.c.id == party_id).values(token_hash=token_hash))
 
     def party_by_token_hash(self, token_hash: str) -> Party | None:
-        row = self.conn.execute(select(t.parties).where(t.parties.c.token_hash == token_hash)).first()
+        row = self.conn.execute(_PARTY_BY_TOKEN, {"hash": token_hash}).first()
         return _party(row) if row else None
 
     def party(self, party_id: str) -> Party | None:
-        row = self.conn.execute(select(t.parties).where(t.parties.c.id == party_id)).first()
+        row = self.conn.execute(_PARTY, {"id": party_id}).first()
         return _party(row) if row else None
 
     def party_by_name(self, name: str) -> Party | None:
@@ -223,18 +261,18 @@ class SqlUnitOfWork:
         return [_party(r) for r in self.conn.execute(select(t.parties).order_by(t.parties.c.created_at))]
 
     def party_count(self) -> int:
-        return int(self.conn.execute(select(func.count()).select_from(t.parties)).scalar_one())
+        return int(self.conn.execute(_PARTY_COUNT).scalar_one())
 
     # -- operations and sites ---
 
     def insert_operation(self, op: Operation) -> None:
-        self.conn.execute(insert(t.operations).values(**_operation_values(op)))
+        self.conn.execute(_INSERT_OPERATION, _operation_values(op))
 
     def update_operation(self, op: Operation) -> None:
-        self.conn.execute(update(t.operations).where(t.operations.c.id == op.id).values(**_operation_values(op)))
+        self.conn.execute(_UPDATE_OPERATION, {"_id": op.id, **_operation_values(op)})
 
     def operation(self, op_id: str) -> Operation | None:
-        row = self.conn.execute(select(t.operations).where(t.operations.c.id == op_id)).first()
+        row = self.conn.execute(_OPERATION, {"id": op_id}).first()
         return _operation(row) if row else None
 
     def operations_of(self, party_ids: list[str]) -> list[Operation]:
@@ -245,25 +283,24 @@ class SqlUnitOfWork:
         )
         return [_operation(r) for r in rows]
 
-    def live_operations(self, now: datetime) -> Iterator[Operation]:
+    def live_operation_volumes(self, now: datetime) -> Iterator[tuple[str, str, str]]:
+        o = t.operations.c
         rows = self.conn.execute(
-            select(t.operations).where(
-                t.operations.c.ends_at > now.timestamp(),
-                t.operations.c.cancelled.is_(False),
-                t.operations.c.ended_at.is_(None),
+            select(o.id, o.party_id, o.volumes).where(
+                o.ends_at > now.timestamp(), o.cancelled.is_(False), o.ended_at.is_(None)
             )
         )
         for row in rows:
-            yield _operation(row)
+            yield row.id, row.party_id, row.volumes
 
     def insert_site(self, site: Site) -> None:
-        self.conn.execute(insert(t.sites).values(**_site_values(site)))
+        self.conn.execute(_INSERT_SITE, _site_values(site))
 
     def update_site(self, site: Site) -> None:
-        self.conn.execute(update(t.sites).where(t.sites.c.id == site.id).values(**_site_values(site)))
+        self.conn.execute(_UPDATE_SITE, {"_id": site.id, **_site_values(site)})
 
     def site(self, site_id: str) -> Site | None:
-        row = self.conn.execute(select(t.sites).where(t.sites.c.id == site_id)).first()
+        row = self.conn.execute(_SITE, {"id": site_id}).first()
         return _site(row) if row else None
 
     def sites_visible_to(self, party_id: str | None) -> list[Site]:
@@ -283,28 +320,17 @@ class SqlUnitOfWork:
     # -- conflicts ---
 
     def insert_conflict(self, conflict: Conflict) -> None:
-        self.conn.execute(insert(t.conflicts).values(**_conflict_values(conflict)))
+        self.conn.execute(_INSERT_CONFLICT, _conflict_values(conflict))
 
     def update_conflict(self, conflict: Conflict) -> None:
-        self.conn.execute(
-            update(t.conflicts).where(t.conflicts.c.id == conflict.id).values(**_conflict_values(conflict))
-        )
+        self.conn.execute(_UPDATE_CONFLICT, {"_id": conflict.id, **_conflict_values(conflict)})
 
     def conflict(self, conflict_id: str) -> Conflict | None:
-        found = self._conflicts(select(t.conflicts).where(t.conflicts.c.id == conflict_id))
+        found = self._conflicts(_CONFLICT, {"id": conflict_id})
         return found[0] if found else None
 
     def open_conflicts_of(self, obj_type: ObjectType, obj_id: str) -> list[Conflict]:
-        c = t.conflicts.c
-        return self._conflicts(
-            select(t.conflicts).where(
-                c.resolved_at.is_(None),
-                or_(
-                    and_(c.a_id == obj_id, c.a_type == str(obj_type)),
-                    and_(c.b_id == obj_id, c.b_type == str(obj_type)),
-                ),
-            )
-        )
+        return self._conflicts(_OPEN_CONFLICTS_OF, {"id": obj_id, "type": str(obj_type)})
 
     def conflicts_for(
         self, party_id: str | None, status: ConflictStatus | None, limit: int, after: str | None
@@ -329,27 +355,22 @@ class SqlUnitOfWork:
         return self._conflicts(select(t.conflicts).where(c.resolved_at.is_(None), c.overlap_end <= now.timestamp()))
 
     def insert_acknowledgement(self, conflict_id: str, ack: Acknowledgement) -> None:
-        self.conn.execute(
-            insert(t.acknowledgements).values(
-                conflict_id=conflict_id,
-                party_id=ack.party_id,
-                revision=ack.revision,
-                at=codec.ts(ack.at),
-                note=ack.note,
-                signature=ack.signature,
-            )
-        )
+        values = {
+            "conflict_id": conflict_id,
+            "party_id": ack.party_id,
+            "revision": ack.revision,
+            "at": codec.ts(ack.at),
+            "note": ack.note,
+            "signature": ack.signature,
+        }
+        self.conn.execute(_INSERT_ACK, values)
 
-    def _conflicts(self, query: Any) -> list[Conflict]:
-        rows = list(self.conn.execute(query))
+    def _conflicts(self, query: Any, params: dict[str, Any] | None = None) -> list[Conflict]:
+        rows = list(self.conn.execute(query, params or {}))
         if not rows:
             return []
         acks: dict[str, list[Acknowledgement]] = {}
-        ack_rows = self.conn.execute(
-            select(t.acknowledgements)
-            .where(t.acknowledgements.c.conflict_id.in_([r.id for r in rows]))
-            .order_by(t.acknowledgements.c.at)
-        )
+        ack_rows = self.conn.execute(_ACKS, {"ids": [r.id for r in rows]})
         for a in ack_rows:
             acks.setdefault(a.conflict_id, []).append(
                 Acknowledgement(
@@ -380,21 +401,17 @@ class SqlUnitOfWork:
     # -- events ---
 
     def append_event(self, party_id: str, seq: int, type_: str, data: dict[str, Any], at: datetime) -> None:
-        self.conn.execute(
-            insert(t.events).values(
-                party_id=party_id,
-                seq=seq,
-                type=type_,
-                data=orjson.dumps(data).decode(),
-                created_at=codec.ts(at),
-            )
-        )
+        values = {
+            "party_id": party_id,
+            "seq": seq,
+            "type": type_,
+            "data": orjson.dumps(data).decode(),
+            "created_at": codec.ts(at),
+        }
+        self.conn.execute(_INSERT_EVENT, values)
 
     def events_after(self, party_id: str, seq: int, limit: int) -> list[tuple[int, str, str]]:
-        e = t.events.c
-        rows = self.conn.execute(
-            select(e.seq, e.type, e.data).where(e.party_id == party_id, e.seq > seq).order_by(e.seq).limit(limit)
-        )
+        rows = self.conn.execute(_EVENTS_AFTER, {"party": party_id, "seq": seq, "limit": limit})
         return [(r.seq, r.type, r.data) for r in rows]
 
     def last_event_seqs(self) -> dict[str, int]:
@@ -405,23 +422,19 @@ class SqlUnitOfWork:
     # -- idempotency and metadata ---
 
     def stored_response(self, party_id: str, key: str) -> tuple[str, int, str] | None:
-        i = t.idempotency.c
-        row = self.conn.execute(
-            select(i.request_hash, i.status, i.body).where(i.party_id == party_id, i.key == key)
-        ).first()
+        row = self.conn.execute(_STORED_RESPONSE, {"party": party_id, "key": key}).first()
         return (row.request_hash, row.status, row.body) if row else None
 
     def store_response(self, party_id: str, key: str, request_hash: str, status: int, body: str, at: datetime) -> None:
-        self.conn.execute(
-            insert(t.idempotency).values(
-                party_id=party_id,
-                key=key,
-                request_hash=request_hash,
-                status=status,
-                body=body,
-                created_at=codec.ts(at),
-            )
-        )
+        values = {
+            "party_id": party_id,
+            "key": key,
+            "request_hash": request_hash,
+            "status": status,
+            "body": body,
+            "created_at": codec.ts(at),
+        }
+        self.conn.execute(_INSERT_RESPONSE, values)
 
     def meta(self, key: str) -> str | None:
         row = self.conn.execute(select(t.meta.c.value).where(t.meta.c.key == key)).first()
