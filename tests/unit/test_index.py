@@ -13,12 +13,12 @@ from deconfliction.core.volumes import Buffers, Volume4D, parse_altitude, parse_
 from deconfliction.store import codec
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
-_decode = codec.volume_from_bytes
+_decode = codec.volume_from_text
 
 
 def _add(index: SpatioTemporalIndex, key: Key, vol: Volume4D, owner: str, group: str | None, kind: int) -> None:
     # Without the decoded volume: candidates must come back decoded from the stored bytes.
-    index.add(key, Envelope.of(vol), codec.volume_bytes(vol), owner, group, kind)
+    index.add(key, Envelope.of(vol), codec.volume_text(vol), owner, group, kind)
 
 
 @st.composite

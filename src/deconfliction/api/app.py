@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from deconfliction.api import errors
-from deconfliction.api.deps import run_write
+from deconfliction.api.deps import TokenCache, run_write
 from deconfliction.api.routers import conflicts, events, operations, parties, sites
 from deconfliction.config import Settings
 from deconfliction.service import conflicts as conflict_cases
@@ -43,6 +43,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
         the_hub = hub or Hub(SqlStore.sqlite(settings.db, settings.sqlite_synchronous), settings)
         the_hub.start()
         app.state.hub = the_hub
+        app.state.tokens = TokenCache()
         sweeper = asyncio.create_task(_sweep(the_hub))
         try:
             yield

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Annotated, TypeVar
 
 import orjson
@@ -17,7 +19,7 @@ from deconfliction.service.hub import Hub, Tx, token_hash
 T = TypeVar("T")
 
 
-def get_hub(request: Request) -> Hub:
+async def get_hub(request: Request) -> Hub:
     hub: Hub = request.app.state.hub
     return hub
 
@@ -25,14 +27,40 @@ def get_hub(request: Request) -> Hub:
 HubDep = Annotated[Hub, Depends(get_hub)]
 
 
-async def current_party(hub: HubDep, authorization: Annotated[str | None, Header()] = None) -> Party:
+class TokenCache:
+    """Parties by token hash, kept for ``ttl_s`` seconds so that a request needs no database read to authenticate.
+    Tokens are rotated by the admin CLI, another process: a rotated token stops working within ``ttl_s``."""
+
+    def __init__(self, ttl_s: float = 2.0, max_entries: int = 10_000) -> None:
+        self._ttl_s = ttl_s
+        self._max = max_entries
+        self._entries: dict[str, tuple[float, Party]] = {}
+
+    def party(self, hub: Hub, token: str) -> Party | None:
+        digest = token_hash(token)
+        now = time.monotonic()
+        hit = self._entries.get(digest)
+        if hit is not None and now - hit[0] < self._ttl_s:
+            return hit[1]
+        with hub.store.read() as uow:
+            party = uow.party_by_token_hash(digest)
+        if len(self._entries) >= self._max:
+            self._entries.clear()
+        if party is None:
+            self._entries.pop(digest, None)
+        else:
+            self._entries[digest] = (now, party)
+        return party
+
+
+async def current_party(request: Request, hub: HubDep, authorization: Annotated[str | None, Header()] = None) -> Party:
     if not authorization:
         raise Unauthenticated("Send your token as 'Authorization: Bearer <token>'.")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("The Authorization header must be 'Bearer <token>'.")
-    with hub.store.read() as uow:
-        party = uow.party_by_token_hash(token_hash(token.strip()))
+    tokens: TokenCache = request.app.state.tokens
+    party = tokens.party(hub, token.strip())
     if party is None:
         raise Unauthenticated("Unknown or rotated token; ask the hub's administrator for a current one.")
     return party
@@ -41,7 +69,7 @@ async def current_party(hub: HubDep, authorization: Annotated[str | None, Header
 CurrentParty = Annotated[Party, Depends(current_party)]
 
 
-def idempotency_key(idempotency_key: Annotated[str | None, Header()] = None) -> str | None:
+async def idempotency_key(idempotency_key: Annotated[str | None, Header()] = None) -> str | None:
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
         raise InvalidInput("Idempotency-Key must be 1 to 200 characters.", {"header": "Idempotency-Key"})
     return idempotency_key
@@ -50,7 +78,7 @@ def idempotency_key(idempotency_key: Annotated[str | None, Header()] = None) -> 
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 
 
-def if_match(if_match: Annotated[str | None, Header()] = None) -> int:
+async def if_match(if_match: Annotated[str | None, Header()] = None) -> int:
     if if_match is None:
         raise PreconditionRequired(
             "Changing an operation needs 'If-Match: <version>' with the version you read.",
@@ -67,7 +95,20 @@ IfMatch = Annotated[int, Depends(if_match)]
 
 async def run_write(hub: Hub, command: Callable[[Tx], T]) -> T:
     """Hand a use case to the group-commit writer and wait for its durable commit."""
-    return await asyncio.wrap_future(hub.submit(command))
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[T] = loop.create_future()
+
+    def settle(done: Future[T]) -> None:
+        if waiter.cancelled():
+            return
+        failure = done.exception()
+        if failure is not None:
+            waiter.set_exception(failure)
+        else:
+            waiter.set_result(done.result())
+
+    hub.submit(command).add_done_callback(lambda done: loop.call_soon_threadsafe(settle, done))
+    return await waiter
 
 
 def json_response(status: int, content: bytes, headers: dict[str, str] | None = None) -> Response:

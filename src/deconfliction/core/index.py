@@ -94,13 +94,13 @@ class SpatioTemporalIndex:
     """Live volumes keyed by ``(object type, object id, volume number)``.
 
     To hold a million volumes in little memory, the index keeps numbers in numpy columns and each volume only as
-    its stored bytes (``payload``); ``decode`` turns those back into a ``Volume4D`` when a candidate needs the
+    its stored JSON text (``payload``); ``decode`` turns those back into a ``Volume4D`` when a candidate needs the
     exact test, and the most recently used volumes are kept decoded.
     """
 
     def __init__(
         self,
-        decode: Callable[[bytes], Volume4D],
+        decode: Callable[[str], Volume4D],
         cell_deg: float = 0.5,
         bucket_s: int = 3600,
         long_s: int = 48 * 3600,
@@ -121,7 +121,7 @@ class SpatioTemporalIndex:
         self._buckets: dict[int, list[int]] = {}
         self._slot_of: dict[Key, int] = {}
         self._keys: list[Key | None] = []
-        self._payloads: list[bytes] = []
+        self._payloads: list[str] = []
         self._owners: list[str] = []
         self._cache: OrderedDict[int, Volume4D] = OrderedDict()
         self._cache_size = cache_size
@@ -149,7 +149,7 @@ class SpatioTemporalIndex:
         self,
         key: Key,
         envelope: Envelope,
-        payload: bytes,
+        payload: str,
         owner: str,
         group: str | None,
         kind: int,
@@ -188,7 +188,7 @@ class SpatioTemporalIndex:
             if not members:
                 del self._buckets[bucket]
         self._keys[slot] = None
-        self._payloads[slot] = b""
+        self._payloads[slot] = ""
         self._cache.pop(slot, None)
         self._owner[slot] = -1
         self._free.append(slot)
@@ -263,7 +263,7 @@ class SpatioTemporalIndex:
             self._group = _resized(self._group, new, NO_GROUP)
             self._kind = _resized(self._kind, new)
         self._keys.append(None)
-        self._payloads.append(b"")
+        self._payloads.append("")
         self._owners.append("")
         return slot
 

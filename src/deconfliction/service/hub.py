@@ -74,7 +74,7 @@ class Hub:
         )
         self.listeners = Listeners()
         self.events = EventLog()
-        self.index = SpatioTemporalIndex(codec.volume_from_bytes)
+        self.index = SpatioTemporalIndex(codec.volume_from_text)
         self.site_recipients: dict[str, frozenset[str] | None] = {}
         self.parties: dict[str, Party] = {}
         self.secret = b""
@@ -92,7 +92,7 @@ class Hub:
                 secret = secrets.token_hex(32)
                 uow.set_meta("ref_secret", secret)
         self.secret = bytes.fromhex(secret)
-        index = SpatioTemporalIndex(codec.volume_from_bytes)
+        index = SpatioTemporalIndex(codec.volume_from_text)
         recipients: dict[str, frozenset[str] | None] = {}
         now_s = now.timestamp()
         with self.store.read() as uow:
@@ -104,7 +104,7 @@ class Hub:
                     envelope = codec.envelope_from_json(data)
                     if envelope.end_s > now_s:
                         key = (ObjectType.OPERATION, op_id, i)
-                        index.add(key, envelope, orjson.dumps(data), party_id, group, KIND_OPERATION)
+                        index.add(key, envelope, orjson.dumps(data).decode(), party_id, group, KIND_OPERATION)
             self.index = index
             for site in uow.live_sites(now):
                 group = self.parties[site.party_id].coalition_id
@@ -113,7 +113,7 @@ class Hub:
         self.site_recipients = recipients
 
     def index_volume(self, key: Key, volume: Volume4D, owner: str, group: str | None, kind: int) -> None:
-        self.index.add(key, Envelope.of(volume), codec.volume_bytes(volume), owner, group, kind, volume)
+        self.index.add(key, Envelope.of(volume), codec.volume_text(volume), owner, group, kind, volume)
 
     def refresh_parties(self, uow: UnitOfWork) -> None:
         """Parties are created by the admin CLI, possibly while the hub runs; they never change coalition."""

@@ -45,9 +45,8 @@ async def declare_operation(body: OperationCreate, caller: CurrentParty, hub: Hu
     def run(tx: Tx) -> tuple[int, bytes]:
         return 201, dumps(_body(hub, caller, operations.declare(hub, tx, caller, draft), tx))
 
-    status, content = await run_write(
-        hub, lambda tx: hub.idempotent(tx, caller, key, ["declare", body.model_dump(mode="json")], run)
-    )
+    request = ["declare", body.model_dump(mode="json")] if key else None
+    status, content = await run_write(hub, lambda tx: hub.idempotent(tx, caller, key, request, run))
     return json_response(status, content)
 
 
@@ -85,7 +84,7 @@ async def change_operation(
         result = operations.update(hub, tx, caller, operation_id, version, draft)
         return 200, dumps(_body(hub, caller, result, tx))
 
-    request = ["update", operation_id, version, body.model_dump(mode="json")]
+    request = ["update", operation_id, version, body.model_dump(mode="json")] if key else None
     status, content = await run_write(hub, lambda tx: hub.idempotent(tx, caller, key, request, run))
     return json_response(status, content)
 

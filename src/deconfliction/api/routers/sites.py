@@ -31,7 +31,7 @@ async def notify_site(body: SiteCreate, caller: CurrentParty, hub: HubDep, key: 
         views = [hub.view(c, caller) for c in result.conflicts]
         return 201, dumps({"site": site_public(result.site), "conflicts": [v for v in views if v]})
 
-    request = ["site", body.model_dump(mode="json")]
+    request = ["site", body.model_dump(mode="json")] if key else None
     status, content = await run_write(hub, lambda tx: hub.idempotent(tx, caller, key, request, run))
     return json_response(status, content)
 

@@ -1,0 +1,186 @@
+"""Declarations over HTTP: a real ``deconfliction serve`` process, loaded by wrk on loopback.
+
+Copies a database made by ``bench.load`` (so every run starts from the same stored set), starts the hub on it with
+its defaults (SQLite WAL, ``synchronous=FULL``: every 201 is fsynced), waits for the index to be rebuilt, then
+for each stream of ``bench.scenario`` runs wrk (C, 2 threads, N connections, closed loop) for a fixed time,
+cycling through the stream's declarations with each declaration's party token. Reports throughput and latency
+percentiles as wrk measured them, the 201 / other counts, and the conflicts per declaration (from a sample).
+
+    .venv/bin/python -m bench.http --db /tmp/bench.db --tokens /tmp/bench-tokens.json --duration 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.scenario import Scenario
+
+LUA = r"""
+local lines, n, i, counts = {}, 0, 0, {}
+local offset = 0
+function setup(thread) offset = offset + 1; thread:set("offset", offset) end
+function init(args)
+  for line in io.lines(args[1]) do
+    local tab = line:find("\t")
+    lines[#lines + 1] = {line:sub(1, tab - 1), line:sub(tab + 1)}
+  end
+  n = #lines
+  i = (tonumber(offset or 1) * 7919) % n
+end
+function request()
+  i = i % n + 1
+  local token, body = lines[i][1], lines[i][2]
+  return wrk.format("POST", "/v1/operations",
+    {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
+end
+function done(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d %.1f %.1f %.1f %.1f %.1f\n", summary.requests, summary.duration,
+    summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9), latency.max))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_hub(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "deconfliction", "serve", "--db", str(db), "--port", str(port)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "DECONFLICTION_SWEEP_INTERVAL_S": "3600"},
+        )
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"hub exited: {log.read_text()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise SystemExit("hub did not start")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_wrk(url: str, bodies: Path, script: Path, connections: int, duration: int) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+            "--",
+            str(bodies),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    match = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+)", out)
+    if match is None:
+        raise SystemExit(f"unexpected wrk output:\n{out}")
+    requests, duration_us, non2xx, socket_errors = (int(match.group(i)) for i in range(1, 5))
+    p50, p90, p99, p999, worst = (float(match.group(i)) / 1000 for i in range(5, 10))
+    return {
+        "requests": requests,
+        "per_s": requests / (duration_us / 1e6),
+        "non_2xx": non2xx,
+        "socket_errors": socket_errors,
+        "p50_ms": p50,
+        "p90_ms": p90,
+        "p99_ms": p99,
+        "p999_ms": p999,
+        "max_ms": worst,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--tokens", type=Path, required=True)
+    parser.add_argument("--volumes", type=int, default=1_000_000, help="the stored set's size (for the streams)")
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install -y wrk")
+
+    tokens = list(json.loads(args.tokens.read_text()).values())
+    scenario = Scenario(volumes=args.volumes, parties=len(tokens))
+    results: dict[str, Any] = {"connections": args.connections, "duration_s": args.duration}
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        script = tmp / "declare.lua"
+        script.write_text(LUA)
+        for name, columns in (
+            ("non_overlapping", scenario.non_overlapping(4000)),
+            ("heavily_overlapping", scenario.heavily_overlapping(4000)),
+        ):
+            db = tmp / "hub.db"
+            shutil.copy(args.db, db)
+            bodies = tmp / f"{name}.tsv"
+            with bodies.open("w") as f:
+                for vol, party in zip(columns.to_api(), columns.party.tolist(), strict=True):
+                    f.write(f"{tokens[party]}\t{json.dumps({'volumes': [vol]})}\n")
+            port = free_port()
+            t0 = time.perf_counter()
+            proc = start_hub(db, port, tmp / f"{name}.log")
+            startup = time.perf_counter() - t0
+            try:
+                url = f"http://127.0.0.1:{port}"
+                run_wrk(url, bodies, script, args.connections, 2)  # warm-up, not reported
+                res = run_wrk(url, bodies, script, args.connections, args.duration)
+                res["startup_s"] = startup
+                res["rss_mb"] = rss_mb(proc.pid)
+                with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {tokens[0]}"}) as client:
+                    sample = client.get("/v1/conflicts", params={"limit": 1000}).json()["conflicts"]
+                res["conflicts_seen_by_party0"] = len(sample)
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=30)
+                for suffix in ("", "-wal", "-shm"):
+                    Path(str(db) + suffix).unlink(missing_ok=True)
+            results[name] = res
+            print(
+                f"{name:>20}: {res['per_s']:.0f} decl/s, p50 {res['p50_ms']:.1f} p90 {res['p90_ms']:.1f} "
+                f"p99 {res['p99_ms']:.1f} max {res['max_ms']:.0f} ms, non-2xx {res['non_2xx']}, "
+                f"socket errors {res['socket_errors']}; hub RSS {res['rss_mb']:.0f} MB, start {startup:.1f} s"
+            )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
