@@ -121,7 +121,8 @@ def create_party(
 
 @admin_app.command("rotate-token")
 def rotate_token(party: str, db: DbOption = Path("deconfliction.db")) -> None:
-    """Give a party (id or name) a new token; the old one stops working. Prints {"party_id", "token"}."""
+    """Give a party (id or name) a new token; the old one stops working (within 2 s on a running hub).
+    Prints {"party_id", "token"}."""
     with _admin_uow(db) as uow:
         found, token = admin.rotate_token(uow, party)
     typer.echo(json.dumps({"party_id": found.id, "token": token}))

@@ -150,8 +150,12 @@ def test_acknowledgement_by_each_side_and_only_by_them(world: World) -> None:
     assert r.json()["acknowledgements"][0]["at"] == "2026-12-01T08:05:00Z"
     again = red.post(f"/v1/conflicts/{cid}/acknowledge")
     assert len(again.json()["acknowledgements"]) == 1
+    assert [c["id"] for c in blue.get("/v1/conflicts", params={"status": "open"}).json()["conflicts"]] == [cid]
     both = blue.post(f"/v1/conflicts/{cid}/acknowledge")
     assert both.json()["status"] == "acknowledged"
+    assert blue.get("/v1/conflicts", params={"status": "open"}).json()["conflicts"] == []
+    listed = red.get("/v1/conflicts", params={"status": "acknowledged"}).json()["conflicts"]
+    assert [c["id"] for c in listed] == [cid]
     assert {a["party_id"] for a in both.json()["acknowledgements"]} == {red.id, blue.id}
 
 

@@ -17,7 +17,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
-from deconfliction.core import geodesy
+from deconfliction.core import geodesy, rings
 from deconfliction.core.volumes import (
     Footprint,
     footprint_separation_m,
@@ -351,3 +351,35 @@ def test_chord_bound_covers_how_far_edges_stray_in_a_frame(
     strays = np.abs((x - x[0]) * chord[1] - (y - y[0]) * chord[0]) / np.hypot(*chord)
     bound = geodesy.chord_bound(np.array([length]), rho[:1], rho[-1:])[0]
     assert strays.max() <= bound + 1e-6
+
+
+@settings(max_examples=40, deadline=None)
+@given(lons, lats, log_uniform(10.0, 2_000_000.0))
+def test_circle_area_matches_a_fine_geodesic_polygon(lon: float, lat: float, r: float) -> None:
+    n = 4096
+    lo, la, _ = GEOD.fwd(np.full(n, lon), np.full(n, lat), np.linspace(0.0, 360.0, n, endpoint=False), np.full(n, r))
+    truth = abs(GEOD.polygon_area_perimeter(lo, la)[0]) * (2 * math.pi / n) / math.sin(2 * math.pi / n)
+    fp = Footprint.from_trusted({"type": "Point", "coordinates": [lon, lat]}, r)  # past the default area cap
+    rel = 1e-6 if r <= rings.ANALYTIC_CIRCLE_M else 2e-4  # exact formula, then an inscribed 64-gon
+    assert abs(fp.area_m2 - truth) <= rel * truth + 1e-2
+
+
+@settings(max_examples=40, deadline=None)
+@given(lons, lats, azimuths, log_uniform(100, 50_000), log_uniform(100, 50_000), log_uniform(10, 200_000))
+def test_circles_drawn_off_the_frame_centre_stay_inside_and_within_tolerance(
+    lon: float, lat: float, az: float, r_home: float, r: float, gap: float
+) -> None:
+    """A circle drawn round the image of its centre sits inside the geodesic circle, within OUTPUT_TOL_M."""
+    home = circle(lon, lat, r_home)._shape
+    lon2, lat2, _ = fwd(lon, lat, az, gap)
+    other = circle(lon2, lat2, r)._shape
+    pair = geodesy.Pair(home, other)
+    assert (pair.lon0, pair.lat0) == home.center
+    xy = shapely.get_coordinates(rings.filled(other, pair, 0.0))
+    lo, la = geodesy.unproject(pair.lon0, pair.lat0, xy[:, 0], xy[:, 1])
+    d = GEOD.inv(np.full(len(lo), lon2), np.full(len(lo), lat2), lo, la)[2]
+    assert (d <= r + 1e-6).all()
+    # Vertices lie on the boundary; chords between them stray at most OUTPUT_TOL_M (checked via the count).
+    assert (d >= r - geodesy.OUTPUT_TOL_M).all()
+    q = len(xy) - 1
+    assert r * (1 - math.cos(math.pi / q)) <= geodesy.OUTPUT_TOL_M

@@ -16,14 +16,14 @@ Geodesic edges map to curves; we cut each into chords whose deviation from the c
 A :class:`Shape` is a footprint's *core* (a point, a line, or polygon parts) plus a radius; the distance
 between two buffered cores is the distance between the cores minus both radii, which is exact on any
 surface where distances are lengths. That is why circles and corridors are never approximated by polygons
-when deciding a conflict.
+when deciding a conflict. A :class:`Pair` holds two shapes drawn in one frame, so that a decision and the
+overlap drawn after it (in :mod:`deconfliction.core.rings`, with validation and areas) share the work.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -49,14 +49,33 @@ FRAME_LIMIT_M = 11_000_000.0  # beyond this from a frame centre the chord bound 
 MAX_SPLIT = 4096
 MAX_PAIRS = 50_000  # vertex-edge pairs measured one by one before the estimate stands
 MIN_RING_AREA_M2 = 1.0  # a ring enclosing less is degenerate (e.g. collinear corners)
+SMALL_N = 16  # up to this many points, loops of scalar calls beat numpy and pyproj on arrays
 
 
 def project(lon0: float, lat0: float, lon: Array, lat: Array) -> tuple[Array, Array, Array]:
     """AEQD coordinates (x east, y north) and geodesic distance of points from (lon0, lat0)."""
     n = lon.shape[0]
+    if n <= SMALL_N:  # pyproj's and numpy's per-call overheads dominate on a few points: loop (same C code)
+        xs, ys, ss = [], [], []
+        for lo, la in zip(lon.tolist(), lat.tolist(), strict=True):
+            a, _, d = GEOD.inv(lon0, lat0, lo, la)
+            r = math.radians(a)
+            xs.append(d * math.sin(r))
+            ys.append(d * math.cos(r))
+            ss.append(d)
+        return np.array(xs), np.array(ys), np.array(ss)
     az, _, s = GEOD.inv(np.full(n, lon0), np.full(n, lat0), lon, lat)
     rad = np.radians(az)
     return s * np.sin(rad), s * np.cos(rad), np.asarray(s, dtype=np.float64)
+
+
+def _unit_sum(lonlat: list[list[float]]) -> tuple[float, float, float]:
+    """Sum of the points as unit vectors."""
+    x = y = z = 0.0
+    for lo, la in lonlat:
+        lo, la = math.radians(lo), math.radians(la)
+        x, y, z = x + math.cos(la) * math.cos(lo), y + math.cos(la) * math.sin(lo), z + math.sin(la)
+    return x, y, z
 
 
 def unproject(lon0: float, lat0: float, x: Array, y: Array) -> tuple[Array, Array]:
@@ -96,7 +115,7 @@ class Shape:
 
     __slots__ = (
         *("kind", "paths", "parts", "radius", "lon", "lat", "bounds", "edge_start"),
-        *("center", "core_cap", "_home", "_edges"),
+        *("center", "core_cap", "_home", "_edges", "_planar"),
     )
 
     def __init__(self, kind: ShapeKind, paths: list[Array], parts: tuple[tuple[int, ...], ...], radius: float) -> None:
@@ -112,34 +131,35 @@ class Shape:
         starts = [np.arange(a, b - 1) for a, b in self.bounds]
         self.edge_start = starts[0] if len(starts) == 1 else np.concatenate(starts)
         self._edges: tuple[Array, Array, float] | None = None
+        self._planar: Planar | None = None  # the core drawn at home, once drawn
         if kind == "point":
             self.center, self.core_cap = (float(self.lon[0]), float(self.lat[0])), 0.0
-            self._home: Any = (np.zeros((1, 2)), np.zeros(1))
+            self._home = (np.zeros((1, 2)), np.zeros(1))
             return
         # Centre: the mean of the outer vertices on the unit sphere. For any footprint within a hemisphere it
         # lies on the side of the smaller region (poles included); an uneven spread only loosens the cap.
         shells = [paths[p[0]][:-1] for p in parts] if parts else paths  # a ring's last vertex repeats its first
-        r = np.radians(shells[0] if len(shells) == 1 else np.concatenate(shells))
-        cos, sin = np.cos(r), np.sin(r)
-        c = (float(cos[:, 1] @ cos[:, 0]), float(cos[:, 1] @ sin[:, 0]), float(sin[:, 1].sum()))
-        if math.hypot(*c) < 1e-9 * len(r):  # spread round a great circle: far too wide, refused by the caller
-            c = (cos[0, 1] * cos[0, 0], cos[0, 1] * sin[0, 0], sin[0, 1])
-        self.center = (math.degrees(math.atan2(c[1], c[0])), math.degrees(math.atan2(c[2], math.hypot(c[0], c[1]))))
+        outer = shells[0] if len(shells) == 1 else np.concatenate(shells)
         n = len(self.lon)
-        az, _, rho = GEOD.inv(np.full(n, self.center[0]), np.full(n, self.center[1]), self.lon, self.lat)
-        self._home = (az, rho)
+        if n <= SMALL_N:  # numpy's per-call overhead dominates on a few vertices
+            c = _unit_sum(outer.tolist())
+        else:
+            r = np.radians(outer)
+            cos, sin = np.cos(r), np.sin(r)
+            c = (float(cos[:, 1] @ cos[:, 0]), float(cos[:, 1] @ sin[:, 0]), float(sin[:, 1].sum()))
+        if math.hypot(*c) < 1e-9 * len(outer):  # spread round a great circle: far too wide, refused by the caller
+            c = _unit_sum(outer[:1].tolist())
+        self.center = (math.degrees(math.atan2(c[1], c[0])), math.degrees(math.atan2(c[2], math.hypot(c[0], c[1]))))
+        x, y, rho = project(*self.center, self.lon, self.lat)
+        self._home = (np.stack((x, y), axis=1), rho)
         # The farthest point of a geodesic edge from a centre less than a quarter-globe away is an endpoint;
         # the margin covers rounding and the ellipsoid's departure from that spherical fact.
         self.core_cap = float(rho.max()) * (1.0 + 1e-6) + 1e-3
 
     @property
     def home(self) -> tuple[Array, Array]:
-        """The vertices drawn in the frame at the centre, and their distances from it (computed once)."""
-        if len(self._home[0].shape) == 1:
-            rad = np.radians(self._home[0])
-            rho = self._home[1]
-            self._home = (np.column_stack((rho * np.sin(rad), rho * np.cos(rad))), rho)
-        return self._home  # type: ignore[no-any-return]
+        """The vertices drawn in the frame at the centre, and their distances from it."""
+        return self._home
 
     @property
     def edges(self) -> tuple[Array, Array, float]:
@@ -152,6 +172,12 @@ class Shape:
 
     def distinct_edges(self, a: int, b: int) -> int:
         """Edges between vertices a..b-1 that join different points (180° and -180° are one meridian)."""
+        if b - a <= SMALL_N:
+            pts = list(zip(self.lon[a:b].tolist(), self.lat[a:b].tolist(), strict=True))
+            same = sum(
+                p[1] == q[1] and (abs(p[1]) == 90.0 or (q[0] - p[0]) % 360.0 == 0.0) for p, q in itertools.pairwise(pts)
+            )
+            return int(b - a - 1 - same)
         lon, lat = self.lon[a:b], self.lat[a:b]
         same = (lat[1:] == lat[:-1]) & ((np.abs(lat[1:]) == 90.0) | (np.mod(lon[1:] - lon[:-1], 360.0) == 0.0))
         return int(b - a - 1 - same.sum())
@@ -183,13 +209,17 @@ class Planar:
 def draw(shape: Shape, lon0: float, lat0: float, tol: float, merge: bool = True) -> Planar:
     """Project ``shape``'s core into the AEQD frame at (lon0, lat0), chords within ``tol`` of the edges.
 
-    With ``merge`` False a polygon's geometry is the list of its parts, unmerged (for validation).
+    With ``merge`` False a polygon's geometry is the list of its parts, unmerged (for validation). A shape's
+    drawing at its own centre is kept, as shapes are compared in their own frame again and again.
     """
-    if (lon0, lat0) == shape.center:
+    home = (lon0, lat0) == shape.center
+    if home and (kept := shape._planar) is not None and kept.sag <= tol and (merge or len(shape.parts) == 1):
+        return kept if merge else Planar([kept.geom], kept.sag, kept.rho, kept.rho_max, kept.vertex_xy, kept.paths_xy)
+    if home:
         vxy, rho = shape.home
     else:
         x, y, rho = project(lon0, lat0, shape.lon, shape.lat)
-        vxy = np.column_stack((x, y))
+        vxy = np.stack((x, y), axis=1)
     rho_max = float(rho.max())
     if shape.kind == "point":
         return Planar(shapely.points(vxy[0]), 0.0, rho, rho_max, vxy, [vxy])
@@ -216,12 +246,22 @@ def draw(shape: Shape, lon0: float, lat0: float, tol: float, merge: bool = True)
             rho_max = max(rho_max, float(irho.max()))
         paths_xy = [out[vpos[a] : vpos[b - 1] + 1] for a, b in shape.bounds]
     if shape.kind == "line":
-        geom = shapely.linestrings(paths_xy[0])
-    else:
-        polys = [shapely.Polygon(paths_xy[p[0]], [paths_xy[h] for h in p[1:]]) for p in shape.parts]
-        # Parts may share edges (a polygon split at the antimeridian); only their union is a valid geometry.
-        geom = polys if not merge else polys[0] if len(polys) == 1 else shapely.union_all(polys)
-    return Planar(geom, sag, rho, rho_max, vxy, paths_xy)
+        return Planar(shapely.linestrings(paths_xy[0]), sag, rho, rho_max, vxy, paths_xy)
+    polys = [  # the constructor for plain rings is the cheaper
+        shapely.polygons(paths_xy[p[0]])
+        if len(p) == 1
+        else shapely.Polygon(paths_xy[p[0]], [paths_xy[j] for j in p[1:]])
+        for p in shape.parts
+    ]
+    if not merge:
+        if home and len(polys) == 1:
+            shape._planar = Planar(polys[0], sag, rho, rho_max, vxy, paths_xy)
+        return Planar(polys, sag, rho, rho_max, vxy, paths_xy)
+    # Parts may share edges (a polygon split at the antimeridian); only their union is a valid geometry.
+    planar = Planar(polys[0] if len(polys) == 1 else shapely.union_all(polys), sag, rho, rho_max, vxy, paths_xy)
+    if home:
+        shape._planar = planar
+    return planar
 
 
 def _segments_to_origin(ax: Array, ay: Array, bx: Array, by: Array) -> Array:
@@ -286,6 +326,51 @@ def frame(a: Shape, b: Shape, d_c: float) -> tuple[tuple[float, float], Shape | 
     return _midpoint(a.center, b.center), None
 
 
+class Pair:
+    """Two shapes in one frame (see :func:`frame`), each drawn at most once: a decision and the overlap drawn
+    after it share the drawings (a drawing within ``tol`` serves any coarser tolerance)."""
+
+    __slots__ = ("a", "b", "d_c", "_frame", "_drawn")
+
+    def __init__(self, a: Shape, b: Shape, d_c: float | None = None) -> None:
+        self.a, self.b = a, b
+        self.d_c = distance(*a.center, *b.center) if d_c is None else d_c
+        self._frame: tuple[tuple[float, float], Shape | None] | None = None  # most pairs are decided without
+        self._drawn: list[Planar | None] = [None, None]
+
+    @property
+    def lon0(self) -> float:
+        return self.frame[0][0]
+
+    @property
+    def lat0(self) -> float:
+        return self.frame[0][1]
+
+    @property
+    def on(self) -> Shape | None:
+        """The shape the frame is centred on (None for the midpoint fallback)."""
+        return self.frame[1]
+
+    @property
+    def frame(self) -> tuple[tuple[float, float], Shape | None]:
+        if self._frame is None:
+            self._frame = frame(self.a, self.b, self.d_c)
+        return self._frame
+
+    @classmethod
+    def home(cls, shape: Shape) -> Pair:
+        """The frame at ``shape``'s centre, with ``shape`` on both sides."""
+        return cls(shape, shape, 0.0)
+
+    def draw(self, shape: Shape, tol: float) -> Planar:
+        """``shape`` (one of the pair) drawn in the frame with chords within ``tol`` of its edges."""
+        i = 0 if shape is self.a else 1
+        planar = self._drawn[i]
+        if planar is None or planar.sag > tol:
+            planar = self._drawn[i] = draw(shape, self.lon0, self.lat0, tol)
+        return planar
+
+
 def polygonal(geom: Any) -> Any:
     """The areal part of an overlay result (which may also hold the lines and points where shapes touch)."""
     if shapely.get_type_id(geom) in (3, 6):
@@ -301,30 +386,32 @@ def overlay(fn: Any, g1: Any, g2: Any) -> Any:
         return fn(shapely.make_valid(g1), shapely.make_valid(g2))
 
 
-def separation(a: Shape, b: Shape, target: float | None = None) -> float:
-    """Signed geodesic separation of two buffered cores (see ``footprint_separation_m``).
+def separation(pair: Pair, target: float | None = None) -> float:
+    """Signed geodesic separation of a pair's buffered cores (see ``footprint_separation_m``).
 
     With ``target`` set, the answer may stop early at any value on the correct side of ``target``.
     """
+    a, b, d_c = pair.a, pair.b, pair.d_c
     ra, rb = a.radius, b.radius
-    d_c = distance(*a.center, *b.center)
     if a.kind == "point" and b.kind == "point":
         return d_c - ra - rb
     lower = d_c - a.core_cap - b.core_cap - ra - rb
     if target is not None and lower >= target:
         return lower
-    (lon0, lat0), on = frame(a, b, d_c)
-    pa, pb = draw(a, lon0, lat0, COARSE_TOL_M), draw(b, lon0, lat0, COARSE_TOL_M)
+    lon0, lat0, on = pair.lon0, pair.lat0, pair.on
+    pa, pb = pair.draw(a, COARSE_TOL_M), pair.draw(b, COARSE_TOL_M)
     sag = pa.sag + pb.sag
     radial = on is not None and on.kind == "point"
     if len(pa.vertex_xy) + len(pb.vertex_xy) > 200:  # index them: GEOS is brute force otherwise
         shapely.prepare([pa.geom, pb.geom])
     if shapely.intersects(pa.geom, pb.geom):
+        if target is not None and -(ra + rb) < target:  # any depth only deepens it
+            return 0.0 - ra - rb
         if a.kind == "point" or b.kind == "point":
             other = pb.geom if a.kind == "point" else pa.geom
             depth = shapely.distance(shapely.points(0.0, 0.0), shapely.boundary(other)) if radial else 0.0
             return 0.0 - float(depth if shapely.get_type_id(other) in (3, 6) else 0.0) - ra - rb
-        if a.kind != "polygon" or b.kind != "polygon" or (target is not None and -(ra + rb) < target):
+        if a.kind != "polygon" or b.kind != "polygon":
             return 0.0 - ra - rb
         k = scale_bound(max(pa.rho_max, pb.rho_max))
         return 0.0 - overlap_thickness(pa.geom, pb.geom, k, sag, exact=target is None) - ra - rb
@@ -332,12 +419,16 @@ def separation(a: Shape, b: Shape, target: float | None = None) -> float:
     s = float(np.hypot(*(xy[1] - xy[0])))
     if radial:
         return s - ra - rb
+    # The scale bound k brackets the truth rigorously: most decisions need nothing more.
+    k = scale_bound(on.core_cap + s + 2 * sag if on is not None else max(pa.rho_max, pb.rho_max))
+    lo, hi = (s - 2 * sag) / k, s + 2 * sag
+    if target is not None and (hi - ra - rb < target or lo - ra - rb >= target):
+        return (hi if hi - ra - rb < target else lo) - ra - rb
     # The true distance between the points nearest in the plane is exact to second order (the nearest pair is
-    # stationary), so it is a near-exact estimate; the scale bound k brackets the truth rigorously.
+    # stationary), so it is a near-exact estimate.
     lon, lat = unproject(lon0, lat0, xy[:, 0], xy[:, 1])
     est = distance(lon[0], lat[0], lon[1], lat[1])
-    k = scale_bound(on.core_cap + s + 2 * sag if on is not None else max(pa.rho_max, pb.rho_max))
-    lo, hi = (s - 2 * sag) / k, min(s, est) + 2 * sag
+    hi = min(s, est) + 2 * sag
     if hi - lo <= TRUST_ERR_M:
         return est - ra - rb
     if target is not None and (hi - ra - rb < target or lo - ra - rb >= target):
@@ -388,107 +479,3 @@ def _vertex_edge_distance(a: Shape, b: Shape, pa: Planar, pb: Planar, bound: flo
         for v in lonlat if edges.size else ():
             best = min(best, distance_to_edges(float(v[0]), float(v[1]), dst, edges))
     return best
-
-
-def _quad_segs(radius: float, tol: float) -> int:
-    # A circle drawn with 4q chords strays r(1 - cos(π/4q)) ≈ r·π²/(32q²) inside.
-    return int(min(256, max(4, math.ceil(math.pi * math.sqrt(radius / (32 * tol))))))
-
-
-def filled(shape: Shape, lon0: float, lat0: float, extra: float, tol: float = OUTPUT_TOL_M) -> Any:
-    """The whole buffered footprint (core ⊕ radius+extra) as a planar polygon in the frame at (lon0, lat0).
-
-    A circle is drawn from geodesic points; other buffers are planar, which is exact at the frame centre and
-    narrower by the tangential scale away from it (under 0.1 % within 500 km).
-    """
-    r = shape.radius + extra
-    if shape.kind == "point":
-        q = _quad_segs(r, tol)
-        if shape.center == (lon0, lat0):
-            return shapely.buffer(shapely.points(0.0, 0.0), r, quad_segs=q)
-        az = np.linspace(0.0, 360.0, 4 * q, endpoint=False)
-        lo, la, _ = GEOD.fwd(np.full(4 * q, shape.center[0]), np.full(4 * q, shape.center[1]), az, np.full(4 * q, r))
-        x, y, _ = project(lon0, lat0, np.asarray(lo), np.asarray(la))
-        return shapely.Polygon(np.column_stack((x, y)))
-    geom = draw(shape, lon0, lat0, tol).geom
-    return shapely.buffer(geom, r, quad_segs=_quad_segs(r, tol)) if r > 0 else geom
-
-
-def to_lonlat_rings(geom: Any, lon0: float, lat0: float, tol: float = OUTPUT_TOL_M) -> list[list[Array]]:
-    """Planar polygons back to lon/lat rings (CCW shells), cut finely enough to read edges as geodesics."""
-    out: list[list[Array]] = []
-    geom = shapely.orient_polygons(geom)
-    for poly in shapely.get_parts(geom):
-        if shapely.is_empty(poly):
-            continue
-        rho = max(1.0, float(np.hypot(*shapely.get_coordinates(poly).T).max()))
-        step = math.sqrt(4 * B_M * tol / math.tan(min(rho / B_M, 3.0) / 2))
-        xys = [shapely.get_coordinates(shapely.segmentize(r, step)) for r in (poly.exterior, *poly.interiors)]
-        out.append([np.column_stack(unproject(lon0, lat0, xy[:, 0], xy[:, 1])) for xy in xys])
-    return out
-
-
-def overlap_rings(a: Shape, b: Shape, h: float) -> list[list[Array]]:
-    """buffer(a, h/2) ∩ buffer(b, h/2) as lon/lat rings, drawn in a frame at the smaller footprint."""
-    (lon0, lat0), _ = frame(a, b, distance(*a.center, *b.center))
-    inter: Any = None
-    # Drawn buffers sit up to OUTPUT_TOL_M inside the true ones: if a conflict is that thin, widen them.
-    for extra in (0.0, 2 * OUTPUT_TOL_M):
-        ga, gb = filled(a, lon0, lat0, h / 2 + extra), filled(b, lon0, lat0, h / 2 + extra)
-        inter = polygonal(overlay(shapely.intersection, ga, gb))
-        if not shapely.is_empty(inter) or separation(a, b, target=h) >= h:
-            break
-    return to_lonlat_rings(inter, lon0, lat0)
-
-
-def polygon_faults(shape: Shape) -> tuple[float, tuple[str, int, str] | None]:
-    """A polygon shape's area (no radius), and its first fault as (code, ring index, " near [lon, lat]")."""
-    areas = [ring_area(p) for p in shape.paths]
-    for i, (a, b) in enumerate(shape.bounds):
-        if shape.distinct_edges(a, b) < 3:
-            return 0.0, ("collapsed", i, "")
-    lon0, lat0 = shape.center
-    drawn = draw(shape, lon0, lat0, COARSE_TOL_M, merge=False)
-    for part, poly in zip(shape.parts, drawn.geom, strict=True):
-        if shapely.is_valid(poly) and all(areas[i] >= MIN_RING_AREA_M2 for i in part):
-            continue
-        for i in part:  # name the ring at fault, if one is
-            ring = shapely.Polygon(drawn.paths_xy[i])
-            if areas[i] < MIN_RING_AREA_M2 and shapely.area(shapely.make_valid(ring)) < MIN_RING_AREA_M2:
-                return 0.0, ("flat", i, "")
-            if not shapely.is_valid(ring):
-                return 0.0, ("crossed", i, _where(shapely.is_valid_reason(ring), lon0, lat0))
-        reason = shapely.is_valid_reason(poly)
-        return 0.0, ("hole" if reason.startswith("Hole") else "rings", part[0], _where(reason, lon0, lat0))
-    if len(drawn.geom) > 1 and sum(p.area for p in drawn.geom) - shapely.union_all(drawn.geom).area > 1.0:
-        return 0.0, ("parts", 0, "")
-    return sum(areas[p[0]] - sum(areas[h] for h in p[1:]) for p in shape.parts), None
-
-
-def _where(reason: str, lon0: float, lat0: float) -> str:
-    """Where GEOS found a fault ("... [x y]"), back in lon/lat."""
-    m = re.search(r"\[([-\d.eE+]+) ([-\d.eE+]+)\]", reason)
-    if not m:
-        return ""
-    lon, lat = unproject(lon0, lat0, np.array([float(m[1])]), np.array([float(m[2])]))
-    return f" near [{lon[0]:.6f}, {lat[0]:.6f}]"
-
-
-def ring_area(ring: Array) -> float:
-    """Geodesic area of the smaller region a ring bounds (winding ignored)."""
-    area = abs(float(GEOD.polygon_area_perimeter(ring[:, 0], ring[:, 1])[0]))
-    return min(area, EARTH_AREA_M2 - area)
-
-
-def area(shape: Shape) -> float:
-    """Geodesic area of the buffered footprint."""
-    if shape.kind == "point":
-        # Inscribed geodesic polygon, corrected by the planar ratio of a circle to its inscribed n-gon.
-        n = 64
-        az = np.linspace(0.0, 360.0, n, endpoint=False)
-        lo, la, _ = GEOD.fwd(np.full(n, shape.center[0]), np.full(n, shape.center[1]), az, np.full(n, shape.radius))
-        return ring_area(np.column_stack((lo, la))) * (2 * math.pi / n) / math.sin(2 * math.pi / n)
-    if shape.radius <= 0:
-        return sum(ring_area(shape.paths[p[0]]) - sum(ring_area(shape.paths[h]) for h in p[1:]) for p in shape.parts)
-    parts = to_lonlat_rings(filled(shape, *shape.center, 0.0), *shape.center)
-    return sum(ring_area(part[0]) - sum(ring_area(h) for h in part[1:]) for part in parts)

@@ -21,6 +21,7 @@ from typing import Any, Literal, NoReturn
 import numpy as np
 
 from deconfliction.core import geodesy as geo
+from deconfliction.core import rings
 from deconfliction.core.errors import InvalidVolume
 
 # Geoid undulation N = h(WGS84) − H(AMSL) lies within [-107, +86] m everywhere (EGM2008 extremes: ≈ -106.6 m
@@ -110,7 +111,7 @@ class Footprint:
     def area_m2(self) -> float:
         """Geodesic area including any radius; computed on first use for trusted footprints."""
         if "area" not in self._lazy:
-            self._lazy["area"] = geo.area(self._shape)
+            self._lazy["area"] = rings.area(self._shape)
         return float(self._lazy["area"])
 
     def _order_key(self) -> tuple[float, float, float, int]:
@@ -173,7 +174,6 @@ def _describe(value: Any) -> str:
 
 
 _JSON_NUMBERS = (int, float)
-_LIMITS = np.array([180.0, 90.0])
 
 
 def _is_number(value: Any) -> bool:
@@ -224,17 +224,13 @@ def _path(value: Any, path: str, gtype: str, ring: bool) -> geo.Array:
     for i, p in enumerate(positions):  # the common JSON case is checked inline; _position explains the rest
         if not (type(p) is list and len(p) == 2 and type(p[0]) in _JSON_NUMBERS and type(p[1]) in _JSON_NUMBERS):
             _position(p, f"{path}[{i}]", gtype)
+        elif not (-180.0 <= p[0] <= 180.0 and -90.0 <= p[1] <= 90.0):  # NaN fails too
+            _position(p, f"{path}[{i}]", gtype)
     need = 4 if ring else 2
     if len(positions) < need:
         what = "A ring needs at least 4 (3 corners, then the first repeated)" if ring else "A line needs 2"
         _fail(f"{path} has {len(positions)} positions. {what}.", path)
-    try:
-        arr = np.array(positions, dtype=np.float64)
-        bad = None if (np.abs(arr) <= _LIMITS).all() else ~(np.abs(arr) <= _LIMITS).all(axis=1)  # NaN fails too
-    except OverflowError:  # an int too large for a float, somewhere
-        bad = np.ones(len(positions), dtype=bool)
-    for i in [] if bad is None else np.nonzero(bad)[0].tolist():
-        _position(positions[i], f"{path}[{i}]", gtype)
+    arr = np.array(positions, dtype=np.float64)  # every position is now two finite numbers within range
     if ring and list(positions[0]) != list(positions[-1]):
         _fail(
             f"{path} is not closed: its last position {list(positions[-1])} must repeat its first "
@@ -313,18 +309,18 @@ def parse_footprint(geometry: Any, radius_m: Any, limits: VolumeLimits = VolumeL
         _fail(f"{msg} the hub handles; split it into smaller volumes.", "footprint", extent_km=reach / 1000)
     if gtype == "LineString" and not shape.distinct_edges(0, len(shape.lon)):
         _fail(f"{base} has all its positions at one place; a corridor needs two distinct points.", base)
-    area, fault = geo.polygon_faults(shape) if shape.parts else (0.0, None)
+    area, fault = rings.polygon_faults(shape) if shape.parts else (0.0, None)
     if fault is not None:
         path = "footprint.coordinates" if fault[0] == "parts" else ring_paths[fault[1]]
         path = path.rsplit("[", 1)[0] if fault[0] in ("hole", "rings") else path
         _fail(_FAULTS[fault[0]].format(path=path, where=fault[2]), path)
-    area = geo.area(shape) if radius or not shape.parts else area
+    area = rings.area(shape) if radius or not shape.parts else area
     if area > limits.max_area_km2 * 1e6:
         msg = f"The footprint covers {area / 1e6:,.0f} km², more than the {limits.max_area_km2:,.0f} km² allowed"
         _fail(f"{msg}; split it into smaller volumes.", "footprint", area_km2=area / 1e6)
-    rings = [p.tolist() for p in shape.paths]
-    normal: Any = [[rings[i] for i in part] for part in shape.parts] if gtype == "MultiPolygon" else rings
-    normal = {"Point": rings[0][0], "LineString": rings[0]}.get(gtype, normal)
+    paths = [p.tolist() for p in shape.paths]
+    normal: Any = [[paths[i] for i in part] for part in shape.parts] if gtype == "MultiPolygon" else paths
+    normal = {"Point": paths[0][0], "LineString": paths[0]}.get(gtype, normal)
     geojson = {"type": gtype, "coordinates": normal}
     return Footprint(geojson, radius, _KINDS[shape.kind], len(shape.lon), shape, {"area": area})
 
@@ -406,7 +402,7 @@ def footprint_separation_m(a: Footprint, b: Footprint) -> float:
     T-junctions) count as touching, 0.
     """
     a, b = _ordered(a, b)
-    return geo.separation(a._shape, b._shape)
+    return geo.separation(geo.Pair(a._shape, b._shape))
 
 
 def footprints_conflict(a: Footprint, b: Footprint, buffer_m: float) -> bool:
@@ -416,7 +412,7 @@ def footprints_conflict(a: Footprint, b: Footprint, buffer_m: float) -> bool:
     """
     h = _buffer(buffer_m, "buffer_m")
     a, b = _ordered(a, b)
-    return geo.separation(a._shape, b._shape, target=h) < h
+    return geo.separation(geo.Pair(a._shape, b._shape), target=h) < h
 
 
 def overlap_footprint(a: Footprint, b: Footprint, buffer_m: float) -> dict[str, Any]:
@@ -427,10 +423,14 @@ def overlap_footprint(a: Footprint, b: Footprint, buffer_m: float) -> dict[str, 
     """
     h = _buffer(buffer_m, "buffer_m")
     a, b = _ordered(a, b)
-    rings = [[ring.tolist() for ring in part] for part in geo.overlap_rings(a._shape, b._shape, h)]
-    if len(rings) == 1:
-        return {"type": "Polygon", "coordinates": rings[0]}
-    return {"type": "MultiPolygon", "coordinates": rings}
+    return _overlap_geojson(geo.Pair(a._shape, b._shape), h)
+
+
+def _overlap_geojson(pair: geo.Pair, h: float, conflict: bool = False) -> dict[str, Any]:
+    parts = [[ring.tolist() for ring in part] for part in rings.overlap_rings(pair, h, conflict)]
+    if len(parts) == 1:
+        return {"type": "Polygon", "coordinates": parts[0]}
+    return {"type": "MultiPolygon", "coordinates": parts}
 
 
 _LEVELS = (AltitudeReference.AGL, AltitudeReference.AMSL, AltitudeReference.WGS84)
@@ -487,8 +487,11 @@ def volumes_overlap(a: Volume4D, b: Volume4D, buffers: Buffers) -> Overlap | Non
     bands = altitude_overlap(a.altitude, b.altitude, buffers.vertical_m)
     if bands is None:
         return None
-    fa, fb, h = a.footprint, b.footprint, buffers.horizontal_m
+    fa, fb, h = *_ordered(a.footprint, b.footprint), buffers.horizontal_m
     gap = geo.distance(fa.center_lon, fa.center_lat, fb.center_lon, fb.center_lat)
-    if gap - fa.cap_radius_m - fb.cap_radius_m >= h or not footprints_conflict(fa, fb, h):
+    if gap - fa.cap_radius_m - fb.cap_radius_m >= h:
         return None
-    return Overlap(overlap_footprint(fa, fb, h), bands[0], bands[1], window)
+    pair = geo.Pair(fa._shape, fb._shape, gap)  # decided and drawn in one frame: the overlap reuses the drawings
+    if geo.separation(pair, target=(h := _buffer(h, "buffer_m"))) >= h:
+        return None
+    return Overlap(_overlap_geojson(pair, h, conflict=True), bands[0], bands[1], window)

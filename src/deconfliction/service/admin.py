@@ -44,7 +44,7 @@ def create_party(uow: UnitOfWork, name: str, role: Role, coalition: str | None, 
 
 
 def rotate_token(uow: UnitOfWork, party: str) -> tuple[Party, str]:
-    """Give the party (by id or name) a new token; the old one stops working at once."""
+    """Give the party (by id or name) a new token; the old one is no longer stored anywhere."""
     found = uow.party(party) or uow.party_by_name(party)
     if found is None:
         raise NotFound(f"No party with id or name {party!r}.")

@@ -131,7 +131,8 @@ def acknowledge(hub: Hub, tx: Tx, caller: Party, conflict_id: str, note: str | N
         return conflict  # already acknowledged at this revision: acknowledging twice changes nothing
     ack = Acknowledgement(party_id=caller.id, at=tx.now, revision=conflict.revision, note=note, signature=signature)
     tx.uow.insert_acknowledgement(conflict.id, ack)
-    acknowledged = replace(conflict, acknowledgements=(*conflict.acknowledgements, ack))
+    acknowledged = replace(conflict, acknowledgements=(*conflict.acknowledgements, ack), updated_at=tx.now)
+    tx.uow.update_conflict(acknowledged)
     hub.publish(tx, ACKNOWLEDGED, acknowledged)
     return acknowledged
 

@@ -200,6 +200,7 @@ def _conflict_values(c: Conflict) -> dict[str, Any]:
         "overlap": codec.overlap_dumps(c.overlap),
         "overlap_end": c.overlap.time.end.timestamp(),
         "revision": c.revision,
+        "status": str(c.status),
         "created_at": codec.ts(c.created_at),
         "updated_at": codec.ts(c.updated_at),
         "resolved_at": codec.ts(c.resolved_at) if c.resolved_at else None,
@@ -339,16 +340,11 @@ class SqlUnitOfWork:
         query = select(t.conflicts)
         if party_id is not None:
             query = query.where(or_(c.a_party == party_id, c.b_party == party_id))
-        if status is ConflictStatus.RESOLVED:
-            query = query.where(c.resolved_at.is_not(None))
-        elif status is not None:
-            query = query.where(c.resolved_at.is_(None))
+        if status is not None:
+            query = query.where(c.status == str(status))
         if after is not None:
             query = query.where(c.id > after)
-        found = self._conflicts(query.order_by(c.id).limit(limit if status is None else limit * 4))
-        if status in (ConflictStatus.OPEN, ConflictStatus.ACKNOWLEDGED):
-            found = [x for x in found if x.status is status]
-        return found[:limit]
+        return self._conflicts(query.order_by(c.id).limit(limit))
 
     def open_conflicts_ending_by(self, now: datetime) -> list[Conflict]:
         c = t.conflicts.c

@@ -91,14 +91,15 @@ conflicts = Table(
     Column("overlap", Text, nullable=False),
     Column("overlap_end", Float, nullable=False),
     Column("revision", Integer, nullable=False),
+    Column("status", String, nullable=False),  # derived from the rest, stored to filter and page on it
     Column("created_at", String, nullable=False),
     Column("updated_at", String, nullable=False),
     Column("resolved_at", String),
     Column("resolution", String),
     Index("ix_conflicts_a", "a_id"),
     Index("ix_conflicts_b", "b_id"),
-    Index("ix_conflicts_a_party", "a_party"),
-    Index("ix_conflicts_b_party", "b_party"),
+    Index("ix_conflicts_a_party", "a_party", "status"),
+    Index("ix_conflicts_b_party", "b_party", "status"),
     Index("ix_conflicts_open_end", "resolved_at", "overlap_end"),
 )
 

@@ -77,6 +77,7 @@ def upgrade() -> None:
         sa.Column("overlap", sa.Text, nullable=False),
         sa.Column("overlap_end", sa.Float, nullable=False),
         sa.Column("revision", sa.Integer, nullable=False),
+        sa.Column("status", sa.String, nullable=False),
         sa.Column("created_at", sa.String, nullable=False),
         sa.Column("updated_at", sa.String, nullable=False),
         sa.Column("resolved_at", sa.String),
@@ -84,8 +85,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_conflicts_a", "conflicts", ["a_id"])
     op.create_index("ix_conflicts_b", "conflicts", ["b_id"])
-    op.create_index("ix_conflicts_a_party", "conflicts", ["a_party"])
-    op.create_index("ix_conflicts_b_party", "conflicts", ["b_party"])
+    op.create_index("ix_conflicts_a_party", "conflicts", ["a_party", "status"])
+    op.create_index("ix_conflicts_b_party", "conflicts", ["b_party", "status"])
     op.create_index("ix_conflicts_open_end", "conflicts", ["resolved_at", "overlap_end"])
     op.create_table(
         "acknowledgements",

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Every benchmark of docs/benchmarks.md in one run, then the report:  bench/run.sh [VOLUMES] [QUERIES]
+# Needs wrk and PostgreSQL 15 + PostGIS (apt-get install -y wrk postgresql-15-postgis-3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N="${1:-1000000}"
+Q="${2:-2000}"
+PY=.venv/bin/python
+OUT=bench/results
+DB="/tmp/deconfliction-bench-$N.db"
+mkdir -p "$OUT"
+if [ ! -f "$DB" ]; then
+  $PY -m bench.load --volumes "$N" --db "$DB" --tokens "$DB.tokens.json"
+fi
+for sync in OFF FULL; do
+  cp "$DB" "$DB.run"
+  $PY -m bench.inprocess --db "$DB.run" --tokens "$DB.tokens.json" --volumes "$N" --queries "$Q" \
+    --synchronous "$sync" --json "$OUT/inprocess_$sync.json"
+  rm -f "$DB.run" "$DB.run-wal" "$DB.run-shm"
+done
+$PY -m bench.http --db "$DB" --tokens "$DB.tokens.json" --volumes "$N" --duration 10 --json "$OUT/http.json"
+$PY -m bench.baseline_postgis --volumes "$N" --queries "$Q" --json "$OUT/baseline_postgis.json"
+$PY -m bench.report --volumes "$N" --queries "$Q" > docs/benchmarks.md
+echo "wrote docs/benchmarks.md"
