@@ -11,6 +11,7 @@ fsync"; ``FULL`` is the default durable mode.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import time
 from datetime import UTC, datetime
@@ -92,6 +93,8 @@ def main() -> None:
     settings = Settings(db=args.db, sqlite_synchronous=args.synchronous)
     hub = Hub(SqlStore.sqlite(args.db, args.synchronous), settings, clock=lambda: NOW)
     startup = time.perf_counter() - t0
+    gc.collect()
+    gc.freeze()  # as `deconfliction serve` does
     rss = rss_mb()
     print(f"index: {len(hub.index):,} volumes rebuilt in {startup:.1f} s; RSS {rss:.0f} MB (before: {rss0:.0f} MB)")
     party_ids = list(json.loads(args.tokens.read_text()))

@@ -27,8 +27,9 @@ The two query streams for the measured phase:
   each in its own cell of 174 latitude rows (0.2 deg = 22 km, footprints at most 20 km) x 8
   three-hour time slots (windows 30-170 min, 5 min clear of the slot's ends) x 3 altitude layers of
   2,000 m (0-2,000, 2,000-4,000, 4,000-6,000; bands 150-1,500 m, 10 m clear of the layer's edges).
-  None overlaps a stored volume nor another declaration of the stream: conflicts per declaration
-  are exactly 0. At most 4,176 declarations (``QUIET_CAPACITY``).
+  All in AMSL (the hub compares unlike references conservatively). None overlaps a stored volume
+  nor another declaration of the stream: conflicts per declaration are exactly 0. At most 4,176
+  declarations (``QUIET_CAPACITY``).
 * ``heavily_overlapping(n)``: declarations in the hot-spot, centres at least 10 km inside its
   square, radius 4-5 km (8-10 km across; 30 % circles), 75-105 min inside 09:00-13:00Z, lower
   altitude 0-600 m, thickness 300-1,500 m. Each overlaps stored volumes of other parties in time,
@@ -51,6 +52,7 @@ Every call is seeded: the same arguments give the same volumes.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -232,7 +234,10 @@ class Scenario:
         lower = layer * QUIET_LAYER_M + 10.0
         lower = lower + np.round(rng.random(n) * (QUIET_LAYER_M - 20.0 - thickness), -1)
         lower = np.minimum(lower, (layer + 1) * QUIET_LAYER_M - 10.0 - thickness)
-        return self._build(rng, lon, lat, lower, lower + thickness, start, start + minutes * 60, (1.0, 10.0))
+        quiet = self._build(rng, lon, lat, lower, lower + thickness, start, start + minutes * 60, (1.0, 10.0))
+        # One reference: the hub compares bands in different references conservatively (terrain may be anywhere
+        # from -430 to 8,849 m), so an AGL band in one layer could meet an AMSL band in the next.
+        return dataclasses.replace(quiet, reference=np.zeros(n, dtype=np.uint8))
 
     def heavily_overlapping(self, n: int) -> VolumeColumns:
         """``n`` declarations inside the hot-spot: ~20 conflicts each with the stored set."""
