@@ -35,6 +35,15 @@ async def _sweep(hub: Hub) -> None:
             log.exception("sweep failed")
 
 
+async def _checkpoint(hub: Hub) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            await asyncio.to_thread(hub.store.checkpoint)
+        except Exception:  # the next one will try again; the failure is logged
+            log.exception("checkpoint failed")
+
+
 def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
     """Build the app. Without ``hub``, it opens the SQLite store named by ``settings.db``."""
 
@@ -44,13 +53,14 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
         the_hub.start()
         app.state.hub = the_hub
         app.state.tokens = TokenCache()
-        sweeper = asyncio.create_task(_sweep(the_hub))
+        tasks = [asyncio.create_task(_sweep(the_hub)), asyncio.create_task(_checkpoint(the_hub))]
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             the_hub.stop()
 
     app = FastAPI(title="Deconfliction Hub", version="1", description=DESCRIPTION, lifespan=lifespan)

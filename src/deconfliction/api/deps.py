@@ -6,10 +6,12 @@ import asyncio
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, Header, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
 from deconfliction.core.errors import InvalidInput, PreconditionRequired, Unauthenticated
@@ -117,3 +119,21 @@ def json_response(status: int, content: bytes, headers: dict[str, str] | None = 
 
 def dumps(data: object) -> bytes:
     return orjson.dumps(data)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_json_body(model: type[M], raw: bytes) -> M:
+    """Validate a JSON body straight from bytes (pydantic-core parses and validates in one pass, several times
+    faster than FastAPI's json.loads then validate on the hot path); errors take the usual 400/422 shape."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` documenting a body that the endpoint reads itself with ``parse_json_body``."""
+    schema = model.model_json_schema()  # nested models stay in its own $defs (OpenAPI 3.1 is JSON Schema 2020-12)
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}

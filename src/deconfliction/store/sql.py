@@ -86,6 +86,8 @@ def sqlite_engine(path: Path, synchronous: str = "FULL") -> Engine:
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
+        # Checkpoints run from ``checkpoint()`` beside the writer, not inside a commit that a client waits for.
+        cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     return engine
@@ -122,8 +124,13 @@ class SqlStore:
         with self.engine.connect() as conn:
             yield SqlUnitOfWork(conn)
 
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database without blocking the writer (SQLite PASSIVE mode)."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
     def close(self) -> None:
-        self.engine.dispose()
+        self.engine.dispose()  # the last connection to close checkpoints the log into the database
 
 
 def _party(row: Row[Any]) -> Party:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from deconfliction.api.deps import (
@@ -13,7 +13,9 @@ from deconfliction.api.deps import (
     IdempotencyKey,
     IfMatch,
     dumps,
+    json_body,
     json_response,
+    parse_json_body,
     run_write,
 )
 from deconfliction.api.schemas import (
@@ -36,17 +38,18 @@ def _body(hub: Hub, caller: Party, result: OperationResult, tx: Tx) -> dict[str,
     return {"operation": operation_public(result.operation, tx.now), "conflicts": [v for v in views if v]}
 
 
-@router.post("", status_code=201, response_model=OperationResultPublic)
-async def declare_operation(body: OperationCreate, caller: CurrentParty, hub: HubDep, key: IdempotencyKey) -> Response:
+@router.post("", status_code=201, response_model=OperationResultPublic, openapi_extra=json_body(OperationCreate))
+async def declare_operation(request: Request, caller: CurrentParty, hub: HubDep, key: IdempotencyKey) -> Response:
     """Declare an operation. The answer lists every conflict found with other parties' operations and with
     protected sites notified to you; the other parties are told at the same time."""
+    body = parse_json_body(OperationCreate, await request.body())
     draft = to_operation_draft(body, hub.limits)
 
     def run(tx: Tx) -> tuple[int, bytes]:
         return 201, dumps(_body(hub, caller, operations.declare(hub, tx, caller, draft), tx))
 
-    request = ["declare", body.model_dump(mode="json")] if key else None
-    status, content = await run_write(hub, lambda tx: hub.idempotent(tx, caller, key, request, run))
+    fingerprint = ["declare", body.model_dump(mode="json")] if key else None
+    status, content = await run_write(hub, lambda tx: hub.idempotent(tx, caller, key, fingerprint, run))
     return json_response(status, content)
 
 
