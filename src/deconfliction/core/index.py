@@ -234,7 +234,11 @@ class SpatioTemporalIndex:
         keep &= self._owner[slots] != self._party_ids.get(exclude_owner, -2)
         if exclude_group is not None:
             keep &= self._group[slots] != self._party_ids.get("coalition:" + exclude_group, -2)
-        keep &= np.isin(self._kind[slots], np.fromiter(kinds, dtype=np.int8))
+        kind_of = self._kind[slots]
+        wanted = np.zeros(len(slots), dtype=bool)
+        for kind in kinds:
+            wanted |= kind_of == kind
+        keep &= wanted
         slots = slots[keep]
         cos_angle = np.clip(self._xyz[slots] @ xyz, -1.0, 1.0)
         slots = slots[np.arccos(cos_angle) <= self._ang[slots] + reach]
