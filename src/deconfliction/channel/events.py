@@ -30,9 +30,6 @@ class EventLog:
         self._last[party_id] = seq
         return seq
 
-    def last(self, party_id: str) -> int:
-        return self._last.get(party_id, 0)
-
 
 class Listeners:
     """Wakes the SSE streams of parties whose logs grew. Safe to call from the writer thread."""

@@ -63,10 +63,6 @@ def _common(conflict: Conflict) -> dict[str, Any]:
     }
 
 
-def can_see(conflict: Conflict, viewer: Party) -> bool:
-    return viewer.role is Role.MONITOR or viewer.id in conflict.party_ids
-
-
 def conflict_view(
     conflict: Conflict, viewer: Party, parties: Mapping[str, Party], secret: bytes
 ) -> dict[str, Any] | None:

@@ -140,9 +140,6 @@ class SpatioTemporalIndex:
     def __len__(self) -> int:
         return len(self._slot_of)
 
-    def __contains__(self, key: Key) -> bool:
-        return key in self._slot_of
-
     # -- writes ---
 
     def add(

@@ -9,7 +9,6 @@ from deconfliction.core.model import (
     Acknowledgement,
     Conflict,
     ConflictKind,
-    ConflictStatus,
     ObjectRef,
     ObjectType,
     Party,
@@ -148,7 +147,3 @@ def expire(hub: Hub, tx: Tx) -> int:
         if key[0] == ObjectType.SITE:
             hub.site_recipients.pop(key[1], None)
     return len(expired)
-
-
-def is_open(conflict: Conflict) -> bool:
-    return conflict.status is not ConflictStatus.RESOLVED
