@@ -46,7 +46,7 @@ def seed(hub: Hub) -> dict[str, str]:
             else:
                 _, tokens[name] = admin.rotate_token(uow, name)
         party = {name: uow.party_by_name(name) for name, _, _ in PARTIES}
-        live = [op for op in uow.operations_of([p.id for p in party.values() if p]) if op.is_live(now)]
+        live = uow.operations_of([p.id for p in party.values() if p], 1, live_at=now)
     hub.reload()
     if live:
         return tokens

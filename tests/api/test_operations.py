@@ -28,6 +28,19 @@ def test_declaring_alone_finds_nothing_and_the_owner_reads_it_in_full(world: Wor
     assert [op["id"] for op in blue.get("/v1/operations").json()["operations"]] == [body.operation.id]
 
 
+def test_listing_own_operations_by_page_and_liveness(world: World) -> None:
+    blue = world.party("Blue")
+    start = world.clock.now + timedelta(hours=1)
+    ids = [declare(blue, volume(box(30.0 + i, 50.0), start)).json()["operation"]["id"] for i in range(5)]
+    blue.post(f"/v1/operations/{ids[1]}/cancel")
+    first = blue.get("/v1/operations", params={"limit": 2}).json()
+    assert [op["id"] for op in first["operations"]] == ids[:2] and first["next_after"] == ids[1]
+    rest = blue.get("/v1/operations", params={"limit": 10, "after": first["next_after"]}).json()
+    assert [op["id"] for op in rest["operations"]] == ids[2:] and rest["next_after"] is None
+    live = blue.get("/v1/operations", params={"live": "true"}).json()["operations"]
+    assert [op["id"] for op in live] == [ids[0], *ids[2:]]
+
+
 def test_overlap_between_two_parties_is_told_to_both_without_mission_details(world: World) -> None:
     blue, red = world.party("Blue"), world.party("Red")
     start = world.clock.now + timedelta(hours=1)

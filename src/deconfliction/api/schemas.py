@@ -117,6 +117,11 @@ class OperationPublic(BaseModel):
     updated_at: datetime
 
 
+class OperationListPublic(BaseModel):
+    operations: list[OperationPublic]
+    next_after: str | None = Field(None, description="Pass as ?after= to read the next page.")
+
+
 class OverlapPublic(BaseModel):
     footprint: dict[str, Any]
     altitude: BandPublic | None = None

@@ -15,7 +15,7 @@ from deconfliction.core.model import (
     Resolution,
 )
 from deconfliction.core.volumes import Volume4D, volumes_overlap
-from deconfliction.service.hub import KIND_OPERATION, KIND_SITE, Hub, Tx, new_id
+from deconfliction.service.hub import KIND_OPERATION, KIND_SITE, Hub, Tx
 
 OPENED = "conflict.opened"
 CHANGED = "conflict.changed"
@@ -100,7 +100,7 @@ def reconcile(hub: Hub, tx: Tx, subject: Subject, fresh: bool, reason: Resolutio
             continue
         both_ops = a.type is ObjectType.OPERATION and b.type is ObjectType.OPERATION
         conflict = Conflict(
-            id=new_id("cf", tx.now),
+            id=hub.new_id("cf", tx.now),
             kind=ConflictKind.OPERATION_OPERATION if both_ops else ConflictKind.OPERATION_SITE,
             a=a,
             b=b,

@@ -38,11 +38,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def new_id(prefix: str, now: datetime) -> str:
-    """Time-ordered, unguessable: milliseconds since the epoch, then 64 random bits."""
-    return f"{prefix}_{int(now.timestamp() * 1000):012x}{secrets.token_hex(8)}"
-
-
 def token_hash(token: str) -> str:
     # Tokens carry 256 random bits, so a fast hash is enough: there is nothing to brute-force.
     return hashlib.sha256(token.encode()).hexdigest()
@@ -79,6 +74,8 @@ class Hub:
         self.parties: dict[str, Party] = {}
         self.secret = b""
         self._writer: GroupCommitWriter | None = None
+        self._last_id_ms = 0
+        self._id_seq = 0
         self.reload()
 
     # -- state rebuilt from storage ---
@@ -125,6 +122,14 @@ class Hub:
             self.refresh_parties(uow)
             found = self.parties[party_id]
         return found
+
+    def new_id(self, prefix: str, now: datetime) -> str:
+        """Increasing and unguessable: milliseconds since the epoch, a sequence within the millisecond, then 64
+        random bits. Lists page by id, so ids must sort in the order objects were made."""
+        ms = max(int(now.timestamp() * 1000), self._last_id_ms)
+        self._id_seq = self._id_seq + 1 if ms == self._last_id_ms else 0
+        self._last_id_ms = ms
+        return f"{prefix}_{ms:012x}{self._id_seq:04x}{secrets.token_hex(8)}"
 
     def monitors(self) -> list[Party]:
         return [p for p in self.parties.values() if p.role is Role.MONITOR]

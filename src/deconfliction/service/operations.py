@@ -8,7 +8,7 @@ from deconfliction.core.errors import Forbidden, InvalidTransition, InvalidVolum
 from deconfliction.core.model import Conflict, ObjectType, Operation, Party, Resolution, Role
 from deconfliction.core.volumes import Volume4D
 from deconfliction.service.conflicts import Subject, reconcile
-from deconfliction.service.hub import KIND_OPERATION, Hub, Tx, new_id
+from deconfliction.service.hub import KIND_OPERATION, Hub, Tx
 from deconfliction.store.port import UnitOfWork
 
 
@@ -54,7 +54,7 @@ def declare(hub: Hub, tx: Tx, caller: Party, draft: OperationDraft) -> Operation
     require_party_role(caller, "declare operations")
     _check_not_past(draft, tx)
     op = Operation(
-        id=new_id("op", tx.now),
+        id=hub.new_id("op", tx.now),
         party_id=caller.id,
         version=1,
         volumes=draft.volumes,

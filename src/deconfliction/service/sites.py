@@ -8,7 +8,7 @@ from deconfliction.core.errors import InvalidInput, InvalidTransition, NotFound
 from deconfliction.core.model import Conflict, ObjectType, Party, Resolution, Site
 from deconfliction.core.volumes import Volume4D
 from deconfliction.service.conflicts import Subject, reconcile
-from deconfliction.service.hub import KIND_SITE, Hub, Tx, new_id
+from deconfliction.service.hub import KIND_SITE, Hub, Tx
 from deconfliction.service.operations import require_party_role
 
 
@@ -38,7 +38,7 @@ def notify(hub: Hub, tx: Tx, caller: Party, draft: SiteDraft) -> SiteResult:
                 {"unknown_recipients": unknown},
             )
     site = Site(
-        id=new_id("site", tx.now),
+        id=hub.new_id("site", tx.now),
         party_id=caller.id,
         version=1,
         name=draft.name,

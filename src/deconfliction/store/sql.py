@@ -283,13 +283,16 @@ class SqlUnitOfWork:
         row = self.conn.execute(_OPERATION, {"id": op_id}).first()
         return _operation(row) if row else None
 
-    def operations_of(self, party_ids: list[str]) -> list[Operation]:
-        rows = self.conn.execute(
-            select(t.operations)
-            .where(t.operations.c.party_id.in_(party_ids))
-            .order_by(t.operations.c.created_at, t.operations.c.id)
-        )
-        return [_operation(r) for r in rows]
+    def operations_of(
+        self, party_ids: list[str], limit: int, after: str | None = None, live_at: datetime | None = None
+    ) -> list[Operation]:
+        o = t.operations.c
+        query = select(t.operations).where(o.party_id.in_(party_ids))
+        if after is not None:
+            query = query.where(o.id > after)
+        if live_at is not None:
+            query = query.where(o.ends_at > live_at.timestamp(), o.cancelled.is_(False), o.ended_at.is_(None))
+        return [_operation(r) for r in self.conn.execute(query.order_by(o.id).limit(limit))]
 
     def live_operation_volumes(self, now: datetime) -> Iterator[tuple[str, str, str]]:
         o = t.operations.c

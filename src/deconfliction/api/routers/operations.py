@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from deconfliction.api.deps import (
@@ -20,6 +20,7 @@ from deconfliction.api.deps import (
 )
 from deconfliction.api.schemas import (
     OperationCreate,
+    OperationListPublic,
     OperationPublic,
     OperationResultPublic,
     operation_public,
@@ -53,13 +54,21 @@ async def declare_operation(request: Request, caller: CurrentParty, hub: HubDep,
     return json_response(status, content)
 
 
-@router.get("", response_model=dict[str, list[OperationPublic]])
-async def list_operations(caller: CurrentParty, hub: HubDep) -> Response:
-    """Your own operations, oldest first."""
-    with hub.store.read() as uow:
-        ops = uow.operations_of([caller.id])
+@router.get("", response_model=OperationListPublic)
+async def list_operations(
+    caller: CurrentParty,
+    hub: HubDep,
+    live: Annotated[bool, Query(description="Only those still declared or active.")] = False,
+    after: Annotated[str | None, Query(description="The next_after of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> Response:
+    """Your own operations, oldest first, a page at a time."""
     now = hub.clock()
-    return json_response(200, dumps({"operations": [operation_public(op, now) for op in ops]}))
+    with hub.store.read() as uow:
+        ops = uow.operations_of([caller.id], limit, after, now if live else None)
+    next_after = ops[-1].id if len(ops) == limit else None
+    body = {"operations": [operation_public(op, now) for op in ops], "next_after": next_after}
+    return json_response(200, dumps(body))
 
 
 @router.get("/{operation_id}", response_model=OperationPublic)
