@@ -88,7 +88,7 @@ def demo(
     first = next(iter(tokens.values()))
     out.print("\nTry:", highlight=False)
     for line in (
-        f"curl -s -H 'Authorization: Bearer {first}' {base}/v1/conflicts?status=open",
+        f"curl -s -H 'Authorization: Bearer {first}' '{base}/v1/conflicts?status=open'",
         f"curl -s -H 'Authorization: Bearer {first}' {base}/v1/operations",
         f"curl -sN -H 'Authorization: Bearer {first}' {base}/v1/events",
         f"open {base}/docs for the whole API",
