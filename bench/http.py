@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from bench.inprocess import rss_mb
 from bench.scenario import Scenario
 
 LUA = r"""
@@ -79,13 +80,6 @@ def start_hub(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
         except httpx.TransportError:
             time.sleep(0.2)
     raise SystemExit("hub did not start")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def run_wrk(url: str, bodies: Path, script: Path, connections: int, duration: int) -> dict[str, float]:

@@ -31,8 +31,9 @@ from deconfliction.store.sql import SqlStore
 NOW = datetime(2026, 11, 30, 23, tzinfo=UTC)  # an hour before the stored day: every stored volume is live
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of a process (this one by default), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")

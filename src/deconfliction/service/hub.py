@@ -140,10 +140,14 @@ class Hub:
         """Run one use case in its own transaction, now (the synchronous path: CLI, tests, benchmarks)."""
         return cast(T, self.execute_batch([command])[0].result())
 
-    def execute_batch(self, commands: list[Callable[[Tx], Any]]) -> list[Future[Any]]:
-        """Run use cases in one transaction and one fsync. A use case that raises a ``DeconflictionError`` has
-        changed nothing (use cases validate before they write), so the others still commit."""
-        futures: list[Future[Any]] = [Future() for _ in commands]
+    def execute_batch(
+        self, commands: list[Callable[[Tx], Any]], futures: list[Future[Any]] | None = None
+    ) -> list[Future[Any]]:
+        """Run use cases in one transaction and one fsync, settling ``futures`` (new ones by default) with their
+        outcomes. A use case that raises a ``DeconflictionError`` has changed nothing (use cases validate before
+        they write), so the others still commit."""
+        if futures is None:
+            futures = [Future() for _ in commands]
         outcomes: list[tuple[bool, Any]] = []
         tx: Tx | None = None
         try:
@@ -163,8 +167,7 @@ class Hub:
                 futures[0].set_exception(exc)
                 return futures
             for fut, command in zip(futures, commands, strict=True):
-                (single,) = self.execute_batch([command])
-                _chain(single, fut)
+                self.execute_batch([command], [fut])
             return futures
         assert tx is not None
         self.listeners.wake(tx.woken)
@@ -198,13 +201,14 @@ class Hub:
         tx: Tx,
         caller: Party,
         key: str | None,
-        request: Any,
+        request: Callable[[], Any],
         run: Callable[[Tx], tuple[int, bytes]],
     ) -> tuple[int, bytes]:
-        """Run ``run`` unless the same key was used before: then return the first answer, byte for byte."""
+        """Run ``run`` unless the same key was used before: then return the first answer, byte for byte.
+        ``request()`` gives what identifies the request; it is only worked out when there is a key."""
         if key is None:
             return run(tx)
-        digest = hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        digest = hashlib.sha256(orjson.dumps(request(), option=orjson.OPT_SORT_KEYS)).hexdigest()
         stored = tx.uow.stored_response(caller.id, key)
         if stored is not None:
             if stored[0] != digest:
@@ -230,11 +234,3 @@ class Hub:
             if data is not None:
                 self.events.append(tx.uow, pid, type_, data, tx.now)
                 tx.woken.add(pid)
-
-
-def _chain(source: Future[Any], target: Future[Any]) -> None:
-    exc = source.exception()
-    if exc is not None:
-        target.set_exception(exc)
-    else:
-        target.set_result(source.result())

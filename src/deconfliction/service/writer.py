@@ -17,7 +17,7 @@ _STOP = object()
 
 
 class GroupCommitWriter:
-    def __init__(self, run_batch: Callable[[list[Callable[..., Any]]], list[Future[Any]]], batch_max: int) -> None:
+    def __init__(self, run_batch: Callable[[list[Callable[..., Any]], list[Future[Any]]], Any], batch_max: int) -> None:
         self._run_batch = run_batch
         self._batch_max = batch_max
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -53,15 +53,10 @@ class GroupCommitWriter:
                 return
 
     def _run(self, batch: list[tuple[Callable[..., Any], Future[Any]]]) -> None:
+        futures = [fut for _, fut in batch]
         try:
-            results = self._run_batch([command for command, _ in batch])
-        except BaseException as exc:  # never let the writer die: fail the batch's requests instead
-            for _, fut in batch:
-                fut.set_exception(exc)
-            return
-        for (_, fut), result in zip(batch, results, strict=True):
-            failure = result.exception()
-            if failure is not None:
-                fut.set_exception(failure)
-            else:
-                fut.set_result(result.result())
+            self._run_batch([command for command, _ in batch], futures)
+        except BaseException as exc:  # never let the writer die: fail the batch's unsettled requests instead
+            for fut in futures:
+                if not fut.done():
+                    fut.set_exception(exc)

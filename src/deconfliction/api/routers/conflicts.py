@@ -62,6 +62,7 @@ async def acknowledge_conflict(
         conflict = conflicts.acknowledge(hub, tx, caller, conflict_id, note, signature)
         return 200, dumps(hub.view(conflict, caller))
 
-    request = ["ack", conflict_id, note, signature]
-    status, content = await run_write(hub, lambda tx: hub.idempotent(tx, caller, key, request, run))
+    status, content = await run_write(
+        hub, lambda tx: hub.idempotent(tx, caller, key, lambda: ["ack", conflict_id, note, signature], run)
+    )
     return json_response(status, content)

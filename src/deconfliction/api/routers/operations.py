@@ -49,8 +49,9 @@ async def declare_operation(request: Request, caller: CurrentParty, hub: HubDep,
     def run(tx: Tx) -> tuple[int, bytes]:
         return 201, dumps(_body(hub, caller, operations.declare(hub, tx, caller, draft), tx))
 
-    fingerprint = ["declare", body.model_dump(mode="json")] if key else None
-    status, content = await run_write(hub, lambda tx: hub.idempotent(tx, caller, key, fingerprint, run))
+    status, content = await run_write(
+        hub, lambda tx: hub.idempotent(tx, caller, key, lambda: ["declare", body.model_dump(mode="json")], run)
+    )
     return json_response(status, content)
 
 
@@ -96,8 +97,12 @@ async def change_operation(
         result = operations.update(hub, tx, caller, operation_id, version, draft)
         return 200, dumps(_body(hub, caller, result, tx))
 
-    request = ["update", operation_id, version, body.model_dump(mode="json")] if key else None
-    status, content = await run_write(hub, lambda tx: hub.idempotent(tx, caller, key, request, run))
+    status, content = await run_write(
+        hub,
+        lambda tx: hub.idempotent(
+            tx, caller, key, lambda: ["update", operation_id, version, body.model_dump(mode="json")], run
+        ),
+    )
     return json_response(status, content)
 
 
@@ -108,8 +113,9 @@ async def _stop(hub: Hub, caller: Party, operation_id: str, key: str | None, can
         result = use_case(hub, tx, caller, operation_id)
         return 200, dumps({"operation": operation_public(result.operation, tx.now)})
 
-    request = ["cancel" if cancel else "end", operation_id]
-    status, content = await run_write(hub, lambda tx: hub.idempotent(tx, caller, key, request, run))
+    status, content = await run_write(
+        hub, lambda tx: hub.idempotent(tx, caller, key, lambda: ["cancel" if cancel else "end", operation_id], run)
+    )
     return json_response(status, content)
 
 

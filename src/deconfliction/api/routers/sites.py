@@ -31,8 +31,9 @@ async def notify_site(body: SiteCreate, caller: CurrentParty, hub: HubDep, key: 
         views = [hub.view(c, caller) for c in result.conflicts]
         return 201, dumps({"site": site_public(result.site), "conflicts": [v for v in views if v]})
 
-    request = ["site", body.model_dump(mode="json")] if key else None
-    status, content = await run_write(hub, lambda tx: hub.idempotent(tx, caller, key, request, run))
+    status, content = await run_write(
+        hub, lambda tx: hub.idempotent(tx, caller, key, lambda: ["site", body.model_dump(mode="json")], run)
+    )
     return json_response(status, content)
 
 
@@ -60,5 +61,7 @@ async def withdraw_site(site_id: str, caller: CurrentParty, hub: HubDep, key: Id
     def run(tx: Tx) -> tuple[int, bytes]:
         return 200, dumps({"site": site_public(sites.withdraw(hub, tx, caller, site_id).site)})
 
-    status, content = await run_write(hub, lambda tx: hub.idempotent(tx, caller, key, ["withdraw", site_id], run))
+    status, content = await run_write(
+        hub, lambda tx: hub.idempotent(tx, caller, key, lambda: ["withdraw", site_id], run)
+    )
     return json_response(status, content)
