@@ -82,6 +82,12 @@ def start_hub(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     raise SystemExit("hub did not start")
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU time a process has used so far, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(url: str, bodies: Path, script: Path, connections: int, duration: int) -> dict[str, float]:
     out = subprocess.run(
         [
@@ -125,7 +131,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=Path, required=True)
     parser.add_argument("--volumes", type=int, default=1_000_000, help="the stored set's size (for the streams)")
     parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -155,7 +161,9 @@ def main() -> None:
             try:
                 url = f"http://127.0.0.1:{port}"
                 run_wrk(url, bodies, script, args.connections, 2)  # warm-up, not reported
+                cpu0 = cpu_s(proc.pid)
                 res = run_wrk(url, bodies, script, args.connections, args.duration)
+                res["hub_cpu_ms_per_request"] = 1000 * (cpu_s(proc.pid) - cpu0) / max(res["requests"], 1)
                 res["startup_s"] = startup
                 res["rss_mb"] = rss_mb(proc.pid)
                 with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {tokens[0]}"}) as client:
@@ -170,7 +178,8 @@ def main() -> None:
             print(
                 f"{name:>20}: {res['per_s']:.0f} decl/s, p50 {res['p50_ms']:.1f} p90 {res['p90_ms']:.1f} "
                 f"p99 {res['p99_ms']:.1f} max {res['max_ms']:.0f} ms, non-2xx {res['non_2xx']}, "
-                f"socket errors {res['socket_errors']}; hub RSS {res['rss_mb']:.0f} MB, start {startup:.1f} s"
+                f"socket errors {res['socket_errors']}; hub CPU {res['hub_cpu_ms_per_request']:.2f} ms/request, "
+                f"RSS {res['rss_mb']:.0f} MB, start {startup:.1f} s"
             )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

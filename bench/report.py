@@ -70,14 +70,15 @@ def main() -> None:
         f"stored set, wrk on loopback with 2 threads and {http['connections']} connections, closed loop, "
         f"{http['duration_s']} s per stream after a 2 s warm-up, each declaration with its party's token.",
         "",
-        "| stream | declarations/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | hub RSS MB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| stream | declarations/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | hub CPU ms/decl | hub RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for stream in STREAMS:
         h = http[stream]
         lines.append(
             f"| {stream} | {h['per_s']:.0f} | {h['p50_ms']:.1f} | {h['p90_ms']:.1f} | {h['p99_ms']:.1f} | "
-            f"{h['max_ms']:.0f} | {h['non_2xx']} | {h['rss_mb']:.0f} |"
+            f"{h['max_ms']:.0f} | {h['non_2xx']} | {h.get('hub_cpu_ms_per_request', float('nan')):.2f} | "
+            f"{h['rss_mb']:.0f} |"
         )
     print("\n".join(lines))
     notes = Path(__file__).with_name("NOTES.md")
