@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,8 @@ from deconfliction.api.app import create_app
 from deconfliction.config import Settings
 from deconfliction.core.errors import DeconflictionError
 from deconfliction.core.model import Role
-from deconfliction.service import admin
+from deconfliction.service import admin, endpoints
+from deconfliction.service.endpoints import EndpointDraft
 from deconfliction.service.hub import Hub, utcnow
 from deconfliction.store.port import UnitOfWork
 from deconfliction.store.sql import SqlStore
@@ -127,11 +129,12 @@ def create_party(
     name: str,
     coalition: Annotated[str | None, typer.Option(help="Coalition name (created if new).")] = None,
     role: Annotated[Role, typer.Option(help="party, or monitor (reads conflicts only).")] = Role.PARTY,
+    language: Annotated[str, typer.Option(help="Language message templates are rendered in: en ru ar fr uk.")] = "en",
     db: DbOption = Path("deconfliction.db"),
 ) -> None:
     """Create a party; prints {"party_id", "token"}. The token is shown only this once."""
     with _admin_uow(db) as uow:
-        party, token = admin.create_party(uow, name, role, coalition, utcnow())
+        party, token = admin.create_party(uow, name, role, coalition, utcnow(), language)
     typer.echo(json.dumps({"party_id": party.id, "name": party.name, "token": token}))
 
 
@@ -142,6 +145,39 @@ def rotate_token(party: str, db: DbOption = Path("deconfliction.db")) -> None:
     with _admin_uow(db) as uow:
         found, token = admin.rotate_token(uow, party)
     typer.echo(json.dumps({"party_id": found.id, "token": token}))
+
+
+@admin_app.command("create-endpoint")
+def create_endpoint(
+    party: str,
+    name: str,
+    duty: Annotated[bool, typer.Option(help="Told when a notice to the party misses its deadline.")] = False,
+    subscribe: Annotated[
+        list[str] | None, typer.Option(help="An event family it receives (repeat); default: everything.")
+    ] = None,
+    webhook_url: Annotated[str | None, typer.Option(help="Also push its events to this URL, signed.")] = None,
+    db: DbOption = Path("deconfliction.db"),
+) -> None:
+    """Register a unit of a party (id or name); prints {"endpoint_id", "token", "webhook_secret"}, shown once."""
+    draft = EndpointDraft(name, duty, frozenset(subscribe) if subscribe else None, webhook_url)
+    with _admin_uow(db) as uow:
+        owner = admin.find_party(uow, party)
+        done = endpoints.create(uow, owner, draft, f"ep_{secrets.token_hex(8)}", utcnow())
+    typer.echo(
+        json.dumps({"endpoint_id": done.endpoint.id, "token": done.token, "webhook_secret": done.webhook_secret})
+    )
+
+
+@admin_app.command("create-channel")
+def create_channel(
+    name: str,
+    members: Annotated[list[str], typer.Argument(help="Two or more parties (ids or names).")],
+    db: DbOption = Path("deconfliction.db"),
+) -> None:
+    """Open an active channel between parties; prints {"channel_id", "name"}."""
+    with _admin_uow(db) as uow:
+        channel = admin.create_channel(uow, name, members, utcnow())
+    typer.echo(json.dumps({"channel_id": channel.id, "name": channel.name}))
 
 
 def main() -> None:

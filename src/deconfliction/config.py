@@ -42,3 +42,8 @@ class Settings(BaseSettings):
         5.0, gt=0, description="How often ended operations and expired conflicts are swept."
     )
     event_heartbeat_s: float = Field(15.0, gt=0, description="Keep-alive comment interval on the event stream.")
+    ack_flash_s: float = Field(120.0, gt=0, description="Default acknowledgement deadline of a flash notice (seconds).")
+    ack_immediate_s: float = Field(600.0, gt=0, description="Default acknowledgement deadline of an immediate notice.")
+    ack_priority_s: float = Field(3600.0, gt=0, description="Default acknowledgement deadline of a priority notice.")
+    ack_routine_s: float = Field(86_400.0, gt=0, description="Default acknowledgement deadline of a routine notice.")
+    deadline_check_s: float = Field(1.0, gt=0, description="How often missed acknowledgement deadlines are looked for.")

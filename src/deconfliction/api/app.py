@@ -11,9 +11,10 @@ from fastapi import FastAPI
 
 from deconfliction.api import errors
 from deconfliction.api.deps import TokenCache, run_write
-from deconfliction.api.routers import conflicts, events, operations, parties, sites
+from deconfliction.api.routers import channels, conflicts, endpoints, events, messages, operations, parties, sites
 from deconfliction.config import Settings
 from deconfliction.service import conflicts as conflict_cases
+from deconfliction.service import escalation
 from deconfliction.service.hub import Hub
 from deconfliction.store.sql import SqlStore
 
@@ -35,6 +36,17 @@ async def _sweep(hub: Hub) -> None:
             log.exception("sweep failed")
 
 
+async def _deadlines(hub: Hub) -> None:
+    """Escalate notices whose acknowledgement deadline passed; the first pass, at start-up, catches up on those
+    that passed while the hub was down."""
+    while True:
+        try:
+            await run_write(hub, lambda tx: escalation.escalate(hub, tx))
+        except Exception:  # keep watching the deadlines; the failure is logged
+            log.exception("deadline check failed")
+        await asyncio.sleep(hub.settings.deadline_check_s)
+
+
 async def _checkpoint(hub: Hub) -> None:
     while True:
         await asyncio.sleep(1.0)
@@ -53,7 +65,11 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
         the_hub.start()
         app.state.hub = the_hub
         app.state.tokens = TokenCache()
-        tasks = [asyncio.create_task(_sweep(the_hub)), asyncio.create_task(_checkpoint(the_hub))]
+        tasks = [
+            asyncio.create_task(_sweep(the_hub)),
+            asyncio.create_task(_deadlines(the_hub)),
+            asyncio.create_task(_checkpoint(the_hub)),
+        ]
         try:
             yield
         finally:
@@ -65,7 +81,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
 
     app = FastAPI(title="Deconfliction Hub", version="1", description=DESCRIPTION, lifespan=lifespan)
     errors.install(app)
-    for module in (operations, sites, conflicts, events, parties):
+    for module in (operations, sites, conflicts, events, parties, endpoints, channels, messages):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])

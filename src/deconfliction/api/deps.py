@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import orjson
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
 from deconfliction.core.errors import InvalidInput, PreconditionRequired, Unauthenticated
+from deconfliction.core.line import Endpoint
 from deconfliction.core.model import Party
 from deconfliction.service.hub import Hub, Tx, token_hash
 
@@ -29,43 +31,74 @@ async def get_hub(request: Request) -> Hub:
 HubDep = Annotated[Hub, Depends(get_hub)]
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: a party, through one of its endpoints when the token is an endpoint's."""
+
+    party: Party
+    endpoint: Endpoint | None = None
+
+    @property
+    def endpoint_id(self) -> str | None:
+        return self.endpoint.id if self.endpoint else None
+
+
 class TokenCache:
-    """Parties by token hash, kept for ``ttl_s`` seconds so that a request needs no database read to authenticate.
+    """Callers by token hash, kept for ``ttl_s`` seconds so that a request needs no database read to authenticate.
     Tokens are rotated by the admin CLI, another process: a rotated token stops working within ``ttl_s``."""
 
     def __init__(self, ttl_s: float = 2.0, max_entries: int = 10_000) -> None:
         self._ttl_s = ttl_s
         self._max = max_entries
-        self._entries: dict[str, tuple[float, Party]] = {}
+        self._entries: dict[str, tuple[float, Caller]] = {}
 
-    def party(self, hub: Hub, token: str) -> Party | None:
+    def caller(self, hub: Hub, token: str) -> Caller | None:
         digest = token_hash(token)
         now = time.monotonic()
         hit = self._entries.get(digest)
         if hit is not None and now - hit[0] < self._ttl_s:
             return hit[1]
+        found: Caller | None = None
         with hub.store.read() as uow:
             party = uow.party_by_token_hash(digest)
+            if party is not None:
+                found = Caller(party)
+            else:
+                endpoint = uow.endpoint_by_token_hash(digest)
+                owner = uow.party(endpoint.party_id) if endpoint else None
+                if endpoint is not None and owner is not None:
+                    found = Caller(owner, endpoint)
+                    if all(ep.id != endpoint.id for ep in hub.endpoints.get(owner.id, ())):
+                        hub.refresh_endpoints(uow)  # made by the admin CLI, another process
         if len(self._entries) >= self._max:
             self._entries.clear()
-        if party is None:
+        if found is None:
             self._entries.pop(digest, None)
         else:
-            self._entries[digest] = (now, party)
-        return party
+            self._entries[digest] = (now, found)
+        return found
 
 
-async def current_party(request: Request, hub: HubDep, authorization: Annotated[str | None, Header()] = None) -> Party:
+async def current_caller(
+    request: Request, hub: HubDep, authorization: Annotated[str | None, Header()] = None
+) -> Caller:
     if not authorization:
         raise Unauthenticated("Send your token as 'Authorization: Bearer <token>'.")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("The Authorization header must be 'Bearer <token>'.")
     tokens: TokenCache = request.app.state.tokens
-    party = tokens.party(hub, token.strip())
-    if party is None:
+    caller = tokens.caller(hub, token.strip())
+    if caller is None:
         raise Unauthenticated("Unknown or rotated token; ask the hub's administrator for a current one.")
-    return party
+    return caller
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+async def current_party(caller: CurrentCaller) -> Party:
+    return caller.party
 
 
 CurrentParty = Annotated[Party, Depends(current_party)]

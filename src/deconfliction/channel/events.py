@@ -24,9 +24,18 @@ class EventLog:
     def load(self, uow: UnitOfWork) -> None:
         self._last = uow.last_event_seqs()
 
-    def append(self, uow: UnitOfWork, party_id: str, type_: str, data: dict[str, Any], at: datetime) -> int:
+    def append(
+        self,
+        uow: UnitOfWork,
+        party_id: str,
+        type_: str,
+        data: dict[str, Any],
+        at: datetime,
+        endpoint_id: str | None = None,
+    ) -> int:
+        """Append to the party's log (for one of its endpoints only, with ``endpoint_id``); returns the seq."""
         seq = self._last.get(party_id, 0) + 1
-        uow.append_event(party_id, seq, type_, data, at)
+        uow.append_event(party_id, seq, type_, data, at, endpoint_id)
         self._last[party_id] = seq
         return seq
 

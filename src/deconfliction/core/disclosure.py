@@ -31,6 +31,12 @@ def opaque_ref(secret: bytes, viewer_id: str, ref: ObjectRef) -> str:
     return "ref_" + base64.urlsafe_b64encode(digest[:18]).decode()
 
 
+def endpoint_ref(secret: bytes, viewer_id: str, endpoint_id: str) -> str:
+    """How a party that is not a coalition partner tells another party's endpoints apart without their names."""
+    digest = hmac.new(secret, f"{viewer_id}\x00endpoint\x00{endpoint_id}".encode(), hashlib.sha256).digest()
+    return "unit_" + base64.urlsafe_b64encode(digest[:12]).decode()
+
+
 def _band(band: AltitudeBand | None) -> dict[str, Any] | None:
     if band is None:
         return None  # unlimited on both sides: protected from the surface up

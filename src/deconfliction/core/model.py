@@ -54,6 +54,7 @@ class Party:
     name: str
     role: Role
     coalition_id: str | None = None
+    language: str = "en"  # the language templates are rendered in for it
 
 
 @dataclass(frozen=True, slots=True)

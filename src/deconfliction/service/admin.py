@@ -6,7 +6,9 @@ import secrets
 from datetime import datetime
 
 from deconfliction.core.errors import InvalidInput, NotFound
+from deconfliction.core.line import Channel
 from deconfliction.core.model import Coalition, Party, Role
+from deconfliction.core.templates import LANGUAGES
 from deconfliction.service.hub import new_token, token_hash
 from deconfliction.store.port import UnitOfWork
 
@@ -25,10 +27,15 @@ def create_coalition(uow: UnitOfWork, name: str, now: datetime) -> Coalition:
     return coalition
 
 
-def create_party(uow: UnitOfWork, name: str, role: Role, coalition: str | None, now: datetime) -> tuple[Party, str]:
-    """Create a party (and its coalition, if new); returns it with its token, which is not stored anywhere."""
+def create_party(
+    uow: UnitOfWork, name: str, role: Role, coalition: str | None, now: datetime, language: str = "en"
+) -> tuple[Party, str]:
+    """Create a party (and its coalition, if new); returns it with its token, which is not stored anywhere.
+    ``language``: the one message templates are rendered in for it."""
     if not name.strip():
         raise InvalidInput("A party needs a non-empty name.")
+    if language not in LANGUAGES:
+        raise InvalidInput(f"Unknown language {language!r}; templates are rendered in {', '.join(LANGUAGES)}.")
     if uow.party_by_name(name) is not None:
         raise InvalidInput(f"A party named {name!r} already exists; rotate its token instead.")
     if role is Role.MONITOR and coalition is not None:
@@ -37,7 +44,7 @@ def create_party(uow: UnitOfWork, name: str, role: Role, coalition: str | None, 
     if coalition is not None:
         found = uow.coalition_by_name(coalition) or create_coalition(uow, coalition, now)
         coalition_id = found.id
-    party = Party(id=_id("pty"), name=name, role=role, coalition_id=coalition_id)
+    party = Party(id=_id("pty"), name=name, role=role, coalition_id=coalition_id, language=language)
     token = new_token()
     uow.insert_party(party, token_hash(token), now)
     return party, token
@@ -45,9 +52,27 @@ def create_party(uow: UnitOfWork, name: str, role: Role, coalition: str | None, 
 
 def rotate_token(uow: UnitOfWork, party: str) -> tuple[Party, str]:
     """Give the party (by id or name) a new token; the old one is no longer stored anywhere."""
-    found = uow.party(party) or uow.party_by_name(party)
-    if found is None:
-        raise NotFound(f"No party with id or name {party!r}.")
+    found = find_party(uow, party)
     token = new_token()
     uow.set_token_hash(found.id, token_hash(token))
     return found, token
+
+
+def find_party(uow: UnitOfWork, party: str) -> Party:
+    found = uow.party(party) or uow.party_by_name(party)
+    if found is None:
+        raise NotFound(f"No party with id or name {party!r}.")
+    return found
+
+
+def create_channel(uow: UnitOfWork, name: str, members: list[str], now: datetime) -> Channel:
+    """An active channel between parties (ids or names), opened by the administrator: no acceptance needed."""
+    if not name.strip():
+        raise InvalidInput("A channel needs a non-empty name.")
+    found = {find_party(uow, m) for m in members}
+    if len(found) < 2 or any(p.role is not Role.PARTY for p in found):
+        raise InvalidInput("A channel joins at least two parties (not monitors).")
+    ids = frozenset(p.id for p in found)
+    channel = Channel(id=_id("ch"), name=name.strip(), members=ids, accepted=ids, created_by=None, created_at=now)
+    uow.insert_channel(channel)
+    return channel

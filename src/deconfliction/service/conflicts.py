@@ -16,6 +16,7 @@ from deconfliction.core.model import (
 )
 from deconfliction.core.volumes import Volume4D, volumes_overlap
 from deconfliction.service.hub import KIND_OPERATION, KIND_SITE, Hub, Tx
+from deconfliction.service.notices import acknowledge_notice, close_notices, conflict_needs_acknowledgement
 
 OPENED = "conflict.opened"
 CHANGED = "conflict.changed"
@@ -82,10 +83,12 @@ def reconcile(hub: Hub, tx: Tx, subject: Subject, fresh: bool, reason: Resolutio
             resolved = replace(conflict, resolved_at=tx.now, updated_at=tx.now, resolution=reason)
             tx.uow.update_conflict(resolved)
             hub.publish(tx, RESOLVED, resolved)
+            close_notices(tx, resolved.id)
         elif overlap != conflict.overlap:
             changed = replace(conflict, overlap=overlap, revision=conflict.revision + 1, updated_at=tx.now)
             tx.uow.update_conflict(changed)
-            hub.publish(tx, CHANGED, changed)
+            hub.publish(tx, CHANGED, changed, notify=True)
+            conflict_needs_acknowledgement(hub, tx, changed)
             still_open.append(changed)
         else:
             still_open.append(conflict)
@@ -109,7 +112,8 @@ def reconcile(hub: Hub, tx: Tx, subject: Subject, fresh: bool, reason: Resolutio
             updated_at=tx.now,
         )
         tx.uow.insert_conflict(conflict)
-        hub.publish(tx, OPENED, conflict)
+        hub.publish(tx, OPENED, conflict, notify=True)
+        conflict_needs_acknowledgement(hub, tx, conflict)
         still_open.append(conflict)
     return still_open
 
@@ -121,11 +125,21 @@ def visible_conflict(hub: Hub, tx: Tx, caller: Party, conflict_id: str) -> Confl
     return conflict
 
 
-def acknowledge(hub: Hub, tx: Tx, caller: Party, conflict_id: str, note: str | None, signature: str | None) -> Conflict:
-    """Record that ``caller`` received and understood the conflict as it stands. Never an approval."""
+def acknowledge(
+    hub: Hub,
+    tx: Tx,
+    caller: Party,
+    conflict_id: str,
+    note: str | None,
+    signature: str | None,
+    endpoint_id: str | None = None,
+) -> Conflict:
+    """Record that ``caller`` (through ``endpoint_id``, if an endpoint) received and understood the conflict as it
+    stands. Never an approval."""
     conflict = visible_conflict(hub, tx, caller, conflict_id)
     if caller.id not in conflict.party_ids:
         raise NotFound(f"No conflict {conflict_id!r} among those you are party to.", {"conflict_id": conflict_id})
+    acknowledge_notice(tx, conflict.id, caller.id, endpoint_id, note)
     if any(a.party_id == caller.id for a in conflict.current_acknowledgements()):
         return conflict  # already acknowledged at this revision: acknowledging twice changes nothing
     ack = Acknowledgement(party_id=caller.id, at=tx.now, revision=conflict.revision, note=note, signature=signature)
@@ -143,6 +157,7 @@ def expire(hub: Hub, tx: Tx) -> int:
         resolved = replace(conflict, resolved_at=tx.now, updated_at=tx.now, resolution=Resolution.EXPIRED)
         tx.uow.update_conflict(resolved)
         hub.publish(tx, RESOLVED, resolved)
+        close_notices(tx, resolved.id)
     for key in hub.index.remove_ended(tx.now.timestamp()):
         if key[0] == ObjectType.SITE:
             hub.site_recipients.pop(key[1], None)

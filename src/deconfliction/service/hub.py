@@ -22,6 +22,7 @@ from deconfliction.config import Settings
 from deconfliction.core.disclosure import conflict_view
 from deconfliction.core.errors import DeconflictionError, InvalidInput
 from deconfliction.core.index import Envelope, Key, SpatioTemporalIndex
+from deconfliction.core.line import Delivery, Endpoint
 from deconfliction.core.model import Conflict, ObjectType, Party, Role
 from deconfliction.core.volumes import Buffers, Volume4D, VolumeLimits
 from deconfliction.service.writer import GroupCommitWriter
@@ -72,6 +73,7 @@ class Hub:
         self.index = SpatioTemporalIndex(codec.volume_from_text)
         self.site_recipients: dict[str, frozenset[str] | None] = {}
         self.parties: dict[str, Party] = {}
+        self.endpoints: dict[str, list[Endpoint]] = {}  # by party, enabled ones only
         self.secret = b""
         self._writer: GroupCommitWriter | None = None
         self._last_id_ms = 0
@@ -95,6 +97,7 @@ class Hub:
         with self.store.read() as uow:
             self.events.load(uow)
             self.parties = {p.id: p for p in uow.parties()}
+            self.refresh_endpoints(uow)
             for op_id, party_id, text in uow.live_operation_volumes(now):
                 group = self.parties[party_id].coalition_id
                 for i, data in enumerate(orjson.loads(text)):
@@ -115,6 +118,13 @@ class Hub:
     def refresh_parties(self, uow: UnitOfWork) -> None:
         """Parties are created by the admin CLI, possibly while the hub runs; they never change coalition."""
         self.parties = {p.id: p for p in uow.parties()}
+
+    def refresh_endpoints(self, uow: UnitOfWork) -> None:
+        endpoints: dict[str, list[Endpoint]] = {}
+        for ep in uow.endpoints():
+            if not ep.disabled:
+                endpoints.setdefault(ep.party_id, []).append(ep)
+        self.endpoints = endpoints
 
     def party(self, uow: UnitOfWork, party_id: str) -> Party:
         found = self.parties.get(party_id)
@@ -226,11 +236,33 @@ class Hub:
     def view(self, conflict: Conflict, viewer: Party) -> dict[str, Any] | None:
         return conflict_view(conflict, viewer, self.parties, self.secret)
 
-    def publish(self, tx: Tx, type_: str, conflict: Conflict) -> None:
-        """Append the event to the log of both parties and every monitor, each with its own view."""
+    def publish(self, tx: Tx, type_: str, conflict: Conflict, notify: bool = False) -> None:
+        """Append the event to the log of both parties and every monitor, each with its own view. With ``notify``
+        the event carries the conflict's notice to the two parties: each of their endpoints gets a delivery record.
+        """
         for pid in {*conflict.party_ids, *(m.id for m in self.monitors())}:
             viewer = self.party(tx.uow, pid)
             data = self.view(conflict, viewer)
             if data is not None:
-                self.events.append(tx.uow, pid, type_, data, tx.now)
-                tx.woken.add(pid)
+                notice = conflict.id if notify and pid in conflict.party_ids else None
+                self.deliver(tx, pid, type_, data, notice_id=notice)
+
+    def deliver(
+        self,
+        tx: Tx,
+        party_id: str,
+        type_: str,
+        data: dict[str, Any],
+        notice_id: str | None = None,
+        endpoint_id: str | None = None,
+        first: bool = True,
+    ) -> int:
+        """Append an event to the party's log (for one endpoint only, with ``endpoint_id``) and wake its streams.
+        When the event carries a notice for the first time, every endpoint it reaches gets a ``queued`` delivery."""
+        seq = self.events.append(tx.uow, party_id, type_, data, tx.now, endpoint_id)
+        tx.woken.add(party_id)
+        if notice_id is not None and first:
+            for ep in self.endpoints.get(party_id, ()):
+                if (endpoint_id is None or ep.id == endpoint_id) and ep.wants(type_):
+                    tx.uow.insert_delivery(Delivery(notice_id, ep.id, party_id, seq, tx.now))
+        return seq

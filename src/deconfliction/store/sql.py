@@ -34,6 +34,7 @@ from deconfliction.core.model import (
 )
 from deconfliction.store import codec
 from deconfliction.store import tables as t
+from deconfliction.store.sql_line import LineQueries
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -134,7 +135,7 @@ class SqlStore:
 
 
 def _party(row: Row[Any]) -> Party:
-    return Party(id=row.id, name=row.name, role=Role(row.role), coalition_id=row.coalition_id)
+    return Party(id=row.id, name=row.name, role=Role(row.role), coalition_id=row.coalition_id, language=row.language)
 
 
 def _operation(row: Row[Any]) -> Operation:
@@ -223,7 +224,7 @@ def _conflict_values(c: Conflict) -> dict[str, Any]:
     return values
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(LineQueries):
     """One transaction (or one read) on one connection."""
 
     def __init__(self, conn: Connection) -> None:
@@ -247,6 +248,7 @@ class SqlUnitOfWork:
                 coalition_id=party.coalition_id,
                 token_hash=token_hash,
                 created_at=codec.ts(at),
+                language=party.language,
             )
         )
 
@@ -406,8 +408,11 @@ class SqlUnitOfWork:
 
     # -- events ---
 
-    def append_event(self, party_id: str, seq: int, type_: str, data: dict[str, Any], at: datetime) -> None:
+    def append_event(
+        self, party_id: str, seq: int, type_: str, data: dict[str, Any], at: datetime, endpoint_id: str | None = None
+    ) -> None:
         values = {
+            "endpoint_id": endpoint_id,
             "party_id": party_id,
             "seq": seq,
             "type": type_,

@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -41,6 +42,7 @@ parties = Table(
     Column("coalition_id", String, ForeignKey("coalitions.id"), nullable=True),
     Column("token_hash", String, nullable=False, unique=True),
     Column("created_at", String, nullable=False),
+    Column("language", String, nullable=False, server_default="en"),  # 0002: how templates are rendered to it
 )
 
 operations = Table(
@@ -122,6 +124,7 @@ events = Table(
     Column("type", String, nullable=False),
     Column("data", Text, nullable=False),
     Column("created_at", String, nullable=False),
+    Column("endpoint_id", String),  # 0002: for one endpoint only (escalation to the duty endpoint, line tests)
 )
 
 idempotency = Table(
@@ -133,4 +136,91 @@ idempotency = Table(
     Column("status", Integer, nullable=False),
     Column("body", Text, nullable=False),
     Column("created_at", String, nullable=False),
+)
+
+# -- the line (migration 0002) ---
+
+endpoints = Table(
+    "endpoints",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("party_id", String, ForeignKey("parties.id"), nullable=False, index=True),
+    Column("name", String, nullable=False),
+    Column("token_hash", String, nullable=False, unique=True),
+    Column("duty", Boolean, nullable=False),
+    Column("subscriptions", Text),  # JSON list of event families; NULL = everything
+    Column("webhook_url", Text),
+    Column("webhook_secret", Text),
+    Column("disabled", Boolean, nullable=False),
+    Column("delivered_seq", Integer, nullable=False),  # the last event of the party's log it was sent
+    Column("last_seen_at", String),
+    Column("created_at", String, nullable=False),
+    UniqueConstraint("party_id", "name", name="uq_endpoints_party_name"),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("created_by", String),  # NULL: the administrator
+    Column("created_at", String, nullable=False),
+)
+
+channel_members = Table(
+    "channel_members",
+    metadata,
+    Column("channel_id", String, ForeignKey("channels.id"), primary_key=True),
+    Column("party_id", String, ForeignKey("parties.id"), primary_key=True, index=True),
+    Column("accepted_at", String),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("sender_id", String, ForeignKey("parties.id"), nullable=False, index=True),
+    Column("channel_id", String, ForeignKey("channels.id")),
+    Column("recipients", Text, nullable=False),  # JSON list of party ids
+    Column("priority", String, nullable=False),
+    Column("template", String),
+    Column("fields", Text),
+    Column("body", Text),
+    Column("refs", Text, nullable=False),
+    Column("ack_within_s", Float, nullable=False),
+    Column("created_at", String, nullable=False),
+)
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", String, primary_key=True),  # the message or conflict id
+    Column("party_id", String, ForeignKey("parties.id"), primary_key=True),
+    Column("kind", String, nullable=False),
+    Column("sender_id", String),
+    Column("priority", String, nullable=False),
+    Column("window_s", Float, nullable=False),
+    Column("deadline_at", String, nullable=False),
+    Column("deadline_s", Float, nullable=False),  # epoch seconds, to find the overdue ones
+    Column("step", Integer, nullable=False),
+    Column("acknowledged_at", String),
+    Column("acknowledged_by", String),
+    Column("note", Text),
+    Column("closed_at", String),  # no acknowledgement is owed any more (a conflict was resolved)
+    Column("created_at", String, nullable=False),
+    Index("ix_notices_due", "acknowledged_at", "step", "deadline_s"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("notice_id", String, primary_key=True),
+    Column("endpoint_id", String, ForeignKey("endpoints.id"), primary_key=True),
+    Column("party_id", String, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("queued_at", String, nullable=False),
+    Column("delivered_at", String),
+    Column("read_at", String),
+    Column("acknowledged_at", String),
+    Index("ix_deliveries_endpoint_seq", "endpoint_id", "seq"),
 )

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from deconfliction.api.deps import CurrentParty, HubDep, IdempotencyKey, dumps, json_response, run_write
+from deconfliction.api.deps import CurrentCaller, CurrentParty, HubDep, IdempotencyKey, dumps, json_response, run_write
 from deconfliction.api.schemas import AcknowledgeIn, ConflictListPublic, ConflictPublic
 from deconfliction.core.errors import NotFound
 from deconfliction.core.model import ConflictStatus, Role
@@ -48,6 +48,7 @@ async def read_conflict(conflict_id: str, caller: CurrentParty, hub: HubDep) -> 
 async def acknowledge_conflict(
     conflict_id: str,
     caller: CurrentParty,
+    who: CurrentCaller,
     hub: HubDep,
     key: IdempotencyKey,
     body: AcknowledgeIn | None = None,
@@ -59,7 +60,7 @@ async def acknowledge_conflict(
     signature = body.signature if body else None
 
     def run(tx: Tx) -> tuple[int, bytes]:
-        conflict = conflicts.acknowledge(hub, tx, caller, conflict_id, note, signature)
+        conflict = conflicts.acknowledge(hub, tx, caller, conflict_id, note, signature, who.endpoint_id)
         return 200, dumps(hub.view(conflict, caller))
 
     status, content = await run_write(

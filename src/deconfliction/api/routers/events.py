@@ -7,14 +7,16 @@ to receive everything after it, in order, across disconnects and hub restarts.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import StreamingResponse
 
-from deconfliction.api.deps import CurrentParty, HubDep
+from deconfliction.api.deps import CurrentCaller, HubDep, run_write
 from deconfliction.core.errors import InvalidInput
+from deconfliction.service import endpoints
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
@@ -32,15 +34,20 @@ def _start(last_event_id: str | None, after: int | None) -> int:
 @router.get("/events", response_class=StreamingResponse)
 async def events(
     request: Request,
-    caller: CurrentParty,
+    who: CurrentCaller,
     hub: HubDep,
     last_event_id: Annotated[str | None, Header()] = None,
     after: Annotated[int | None, Query(ge=0, description="Like Last-Event-ID, for clients that can't set it.")] = None,
     follow: Annotated[bool, Query(description="false: send the backlog, then close.")] = True,
 ) -> StreamingResponse:
-    """Every event for the caller (conflict.opened, .changed, .resolved, .acknowledged), at least once, in order.
-    ``data`` is the conflict as the caller sees it."""
+    """Every event for the caller, at least once, in order: conflicts (``conflict.opened``, ``.changed``,
+    ``.resolved``, ``.acknowledged``, ``.reminder``), messages (``message.received``, ``.resent``,
+    ``.acknowledged``), escalations (``notice.overdue``, ``notice.escalated``) and channels.
+
+    With a party's token: the party's whole log. With an endpoint's token: the events of the families it subscribes
+    to, including those addressed to it alone; what it is sent is recorded as delivered to it."""
     seq = _start(last_event_id, after)
+    caller, endpoint = who.party, who.endpoint
 
     async def stream() -> AsyncIterator[str]:
         nonlocal seq
@@ -50,10 +57,18 @@ async def events(
             while True:
                 handle[1].clear()
                 with hub.store.read() as uow:
-                    rows = uow.events_after(caller.id, seq, _PAGE)
+                    if endpoint is None:
+                        rows = uow.events_after(caller.id, seq, _PAGE)
+                    else:
+                        rows = uow.events_for_endpoint(caller.id, endpoint.id, seq, _PAGE)
                 for event_seq, type_, data in rows:
-                    yield f"id: {event_seq}\nevent: {type_}\ndata: {data}\n\n"
+                    if endpoint is None or endpoint.wants(type_):
+                        yield f"id: {event_seq}\nevent: {type_}\ndata: {data}\n\n"
                     seq = event_seq
+                if endpoint is not None and rows:
+                    await run_write(
+                        hub, functools.partial(endpoints.mark_delivered, endpoint_id=endpoint.id, upto_seq=seq)
+                    )
                 if len(rows) == _PAGE:
                     continue
                 if not follow or await request.is_disconnected():

@@ -1,0 +1,103 @@
+"""Endpoints: a party's units (operations centre, squadrons, convoy leaders), each with its own token.
+
+Every notice for a party reaches each of its endpoints that subscribes to it; the hub records, per endpoint, how far
+it got. Tokens are random, shown once and stored hashed, like parties' tokens.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from deconfliction.core.errors import InvalidInput, NotFound
+from deconfliction.core.line import EVENT_FAMILIES, Endpoint
+from deconfliction.core.model import Party
+from deconfliction.service.hub import Hub, Tx, new_token, token_hash
+from deconfliction.service.operations import require_party_role
+from deconfliction.store.port import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointDraft:
+    name: str
+    duty: bool = False
+    subscriptions: frozenset[str] | None = None
+    webhook_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    endpoint: Endpoint
+    token: str
+    webhook_secret: str | None  # shown once, like the token; the receiver checks signatures with it
+
+
+def _check(draft: EndpointDraft) -> None:
+    if not 1 <= len(draft.name.strip()) <= 100:
+        raise InvalidInput("An endpoint needs a name of 1 to 100 characters.", {"field": "name"})
+    if draft.subscriptions is not None:
+        unknown = sorted(draft.subscriptions - EVENT_FAMILIES)
+        if unknown or not draft.subscriptions:
+            raise InvalidInput(
+                f"subscriptions must be a non-empty list of {sorted(EVENT_FAMILIES)}; unknown: {unknown}.",
+                {"field": "subscriptions"},
+            )
+    if draft.webhook_url is not None:
+        parts = urlsplit(draft.webhook_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidInput("webhook_url must be an absolute http(s) URL.", {"field": "webhook_url"})
+
+
+def create(uow: UnitOfWork, owner: Party, draft: EndpointDraft, endpoint_id: str, now: datetime) -> Registered:
+    """Store a new endpoint of ``owner`` (the API's and the admin CLI's common path)."""
+    require_party_role(owner, "register endpoints")
+    _check(draft)
+    if any(ep.name == draft.name.strip() for ep in uow.endpoints() if ep.party_id == owner.id):
+        raise InvalidInput(f"{owner.name!r} already has an endpoint named {draft.name!r}.", {"field": "name"})
+    endpoint = Endpoint(
+        id=endpoint_id,
+        party_id=owner.id,
+        name=draft.name.strip(),
+        created_at=now,
+        duty=draft.duty,
+        subscriptions=draft.subscriptions,
+        webhook_url=draft.webhook_url,
+    )
+    token = new_token()
+    secret = secrets.token_hex(32) if draft.webhook_url else None
+    uow.insert_endpoint(endpoint, token_hash(token), secret)
+    return Registered(endpoint, token, secret)
+
+
+def register(hub: Hub, tx: Tx, caller: Party, draft: EndpointDraft) -> Registered:
+    registered = create(tx.uow, caller, draft, hub.new_id("ep", tx.now), tx.now)
+    hub.refresh_endpoints(tx.uow)
+    return registered
+
+
+def own(tx: Tx, caller: Party, endpoint_id: str) -> Endpoint:
+    ep = tx.uow.endpoint(endpoint_id)
+    if ep is None or ep.party_id != caller.id or ep.disabled:
+        raise NotFound(f"You have no endpoint {endpoint_id!r}.", {"endpoint_id": endpoint_id})
+    return ep
+
+
+def rotate_token(hub: Hub, tx: Tx, caller: Party, endpoint_id: str) -> tuple[Endpoint, str]:
+    ep = own(tx, caller, endpoint_id)
+    token = new_token()
+    tx.uow.set_endpoint_token_hash(ep.id, token_hash(token))
+    return ep, token
+
+
+def disable(hub: Hub, tx: Tx, caller: Party, endpoint_id: str) -> Endpoint:
+    ep = own(tx, caller, endpoint_id)
+    tx.uow.disable_endpoint(ep.id)
+    hub.refresh_endpoints(tx.uow)
+    return ep
+
+
+def mark_delivered(tx: Tx, *, endpoint_id: str, upto_seq: int) -> None:
+    """The endpoint's stream was sent its party's log up to ``upto_seq``."""
+    tx.uow.mark_delivered(endpoint_id, upto_seq, tx.now)

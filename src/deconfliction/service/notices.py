@@ -1,0 +1,91 @@
+"""Notices: what a recipient party must acknowledge, with a deadline by priority, and its per-endpoint deliveries."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from deconfliction.config import Settings
+from deconfliction.core.disclosure import iso_z
+from deconfliction.core.line import Notice, NoticeKind, Priority, Step, priority_of_operations
+from deconfliction.core.model import Conflict, ObjectType
+from deconfliction.service.hub import Hub, Tx
+
+
+def ack_window_s(settings: Settings, priority: Priority) -> float:
+    return {
+        Priority.FLASH: settings.ack_flash_s,
+        Priority.IMMEDIATE: settings.ack_immediate_s,
+        Priority.PRIORITY: settings.ack_priority_s,
+        Priority.ROUTINE: settings.ack_routine_s,
+    }[priority]
+
+
+def new_notice(
+    tx: Tx, kind: NoticeKind, notice_id: str, party_id: str, sender_id: str | None, priority: Priority, window_s: float
+) -> Notice:
+    return Notice(
+        id=notice_id,
+        kind=kind,
+        party_id=party_id,
+        sender_id=sender_id,
+        priority=priority,
+        window_s=window_s,
+        deadline_at=tx.now + timedelta(seconds=window_s),
+        created_at=tx.now,
+    )
+
+
+def conflict_priority(tx: Tx, conflict: Conflict) -> Priority:
+    priorities: list[int | None] = []
+    for side in (conflict.a, conflict.b):
+        if side.type is ObjectType.OPERATION:
+            op = tx.uow.operation(side.id)
+            priorities.append(op.priority if op else None)
+    return priority_of_operations(priorities)
+
+
+def conflict_needs_acknowledgement(hub: Hub, tx: Tx, conflict: Conflict) -> None:
+    """A conflict opened, or its overlap moved: both parties owe an acknowledgement, by the operations' priority."""
+    priority = conflict_priority(tx, conflict)
+    window = ack_window_s(hub.settings, priority)
+    existing = {n.party_id: n for n in tx.uow.notices_of(conflict.id)}
+    for party_id in conflict.party_ids:
+        fresh = new_notice(tx, NoticeKind.CONFLICT, conflict.id, party_id, None, priority, window)
+        if party_id in existing:
+            tx.uow.update_notice(fresh)
+        else:
+            tx.uow.insert_notice(fresh)
+
+
+def close_notices(tx: Tx, notice_id: str) -> None:
+    """No acknowledgement is owed any more (the conflict was resolved): stop the deadlines."""
+    for notice in tx.uow.notices_of(notice_id):
+        if notice.owed:
+            tx.uow.update_notice(replace(notice, closed_at=tx.now))
+
+
+def acknowledge_notice(
+    tx: Tx, notice_id: str, party_id: str, endpoint_id: str | None, note: str | None
+) -> Notice | None:
+    """Stamp the party's acknowledgement (and the acknowledging endpoint's delivery); None when nothing is owed."""
+    notice = next((n for n in tx.uow.notices_of(notice_id) if n.party_id == party_id), None)
+    if endpoint_id is not None:
+        tx.uow.set_delivery_time(notice_id, endpoint_id, "acknowledged_at", tx.now)
+    if notice is None or notice.acknowledged_at is not None:
+        return None
+    acknowledged = replace(notice, acknowledged_at=tx.now, acknowledged_by=endpoint_id, note=note)
+    tx.uow.update_notice(acknowledged)
+    return acknowledged
+
+
+def escalation_payload(notice: Notice, escalated: Notice) -> dict[str, object]:
+    return {
+        "notice_id": notice.id,
+        "kind": str(notice.kind),
+        "priority": str(notice.priority),
+        "recipient_id": notice.party_id,
+        "step": Step(escalated.step).label,
+        "missed_deadline_at": iso_z(notice.deadline_at),
+        "next_deadline_at": iso_z(escalated.deadline_at),
+    }
