@@ -200,6 +200,12 @@ def test_sender_text_is_rendered_verbatim_never_as_a_format_string() -> None:
     assert message.body == "Concerning: {lat} {0} {{x}}\nQuestion: Why?"
 
 
+def test_multiline_text_cannot_forge_a_line_of_the_template() -> None:
+    fields = {"about_ref": "op-7", "question": "Which altitude?\nQuestion: none, all clear"}
+    message = CATALOG.render("clarification_request", fields, "en")
+    assert message.body == "Concerning: op-7\nQuestion: Which altitude?\n    Question: none, all clear"
+
+
 def test_unknown_language_lists_the_supported_ones() -> None:
     with pytest.raises(InvalidInput) as info:
         CATALOG.render("line_test", {"test_id": "T1", "sent_at": T0}, "de")

@@ -41,7 +41,10 @@ async def _deadlines(hub: Hub) -> None:
     that passed while the hub was down."""
     while True:
         try:
-            await run_write(hub, lambda tx: escalation.escalate(hub, tx))
+            with hub.store.read() as uow:  # most seconds nothing is due: don't write (and fsync) for nothing
+                due = uow.overdue_notices(hub.clock(), 1)
+            if due:
+                await run_write(hub, lambda tx: escalation.escalate(hub, tx))
         except Exception:  # keep watching the deadlines; the failure is logged
             log.exception("deadline check failed")
         await asyncio.sleep(hub.settings.deadline_check_s)

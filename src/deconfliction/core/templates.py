@@ -9,8 +9,8 @@ and every recipient reads the message in its own language (:meth:`TemplateCatalo
     ``required`` (true/false), and ``ordered``: pairs of fields whose first may not be after (above) the second.
     Types: ``string`` (``max_length``; ``multiline`` allows line breaks), ``integer`` and ``number`` (optional
     ``min``/``max``; numbers render with ``decimals``, default 0), ``datetime`` (RFC 3339 with an offset, kept in
-    UTC, rendered ``2026-11-22 14:05Z``), ``lat`` and ``lon`` (decimal degrees, rendered with hemisphere labels),
-    ``enum`` (``enum`` names a list of values).
+    UTC, rendered ``2026-11-22 14:05Z``), ``lat`` and ``lon`` (decimal degrees, rendered to ``decimals`` places,
+    default 5, with hemisphere labels), ``enum`` (``enum`` names a list of values).
 
 ``<lang>.json``
     ``direction`` (``ltr``/``rtl``), ``format`` (decimal separator, hemisphere labels N/S/E/W), ``enums`` (a
@@ -23,11 +23,12 @@ contain the field) is used when the field is given, ``absent`` (which may only u
 a missing field drops its whole line, label included, or says what its absence means ("valid until further
 notice"); no rendering ever shows an empty label or "None".
 
-:meth:`TemplateCatalog.from_data` refuses (``ValueError``) data in which any language fails to convey every field
-of every template, uses an unknown placeholder, or leaves an enum value untranslated: a bad data file fails at
-start-up, not when a warning is being sent. Sender text is rendered verbatim, never re-parsed as a format string;
-control characters and bidirectional overrides are refused so that text cannot forge lines or display differently
-from what was sent.
+:meth:`TemplateCatalog.from_data` refuses (``ValueError``) data in which any language fails to convey every field of
+every template, uses an unknown placeholder, or leaves an enum value untranslated: a bad data file fails when it is
+loaded (and in the unit tests), never half-way through rendering a warning. Sender text is rendered verbatim, never
+re-parsed as a format string; control characters and bidirectional overrides are refused, and the continuation lines
+of multi-line text are indented, so that a sender's text can neither forge a line of the template nor display
+differently from what was sent.
 """
 
 from __future__ import annotations
@@ -317,8 +318,9 @@ def _normalise(spec: TemplateSpec, f: FieldSpec, value: Any) -> Any:
         return _datetime(spec, f, value)
     if f.type == "enum":
         if not isinstance(value, str) or value not in f.values:
+            shown = repr(value) if isinstance(value, str) else _describe(value)
             hint = _did_you_mean(value, f.values)
-            _invalid(spec, f, f"is {_describe(value)}{hint}, not a known value; use one of {', '.join(f.values)}.")
+            _invalid(spec, f, f"is {shown}{hint}, not a known value; use one of {', '.join(f.values)}.")
         return value
     return _number(spec, f, value)
 
@@ -421,6 +423,9 @@ def _localise(f: FieldSpec, value: Any, language: Language) -> str:
         return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d} {dt.hour:02d}:{dt.minute:02d}Z"
     if f.type == "enum":
         return language.enums[f.enum or ""][value]
+    if f.type == "string" and f.multiline:
+        # Indented continuation lines cannot pass for one of the template's own "Label: value" lines.
+        return str(value).replace("\n", "\n    ")
     return str(value)
 
 

@@ -88,7 +88,7 @@ def reconcile(hub: Hub, tx: Tx, subject: Subject, fresh: bool, reason: Resolutio
             changed = replace(conflict, overlap=overlap, revision=conflict.revision + 1, updated_at=tx.now)
             tx.uow.update_conflict(changed)
             hub.publish(tx, CHANGED, changed, notify=True)
-            conflict_needs_acknowledgement(hub, tx, changed)
+            conflict_needs_acknowledgement(hub, tx, changed, fresh=False)
             still_open.append(changed)
         else:
             still_open.append(conflict)
@@ -113,7 +113,7 @@ def reconcile(hub: Hub, tx: Tx, subject: Subject, fresh: bool, reason: Resolutio
         )
         tx.uow.insert_conflict(conflict)
         hub.publish(tx, OPENED, conflict, notify=True)
-        conflict_needs_acknowledgement(hub, tx, conflict)
+        conflict_needs_acknowledgement(hub, tx, conflict, fresh=True)
         still_open.append(conflict)
     return still_open
 

@@ -45,17 +45,18 @@ def conflict_priority(tx: Tx, conflict: Conflict) -> Priority:
     return priority_of_operations(priorities)
 
 
-def conflict_needs_acknowledgement(hub: Hub, tx: Tx, conflict: Conflict) -> None:
-    """A conflict opened, or its overlap moved: both parties owe an acknowledgement, by the operations' priority."""
+def conflict_needs_acknowledgement(hub: Hub, tx: Tx, conflict: Conflict, fresh: bool) -> None:
+    """A conflict opened (``fresh``), or its overlap moved: both parties owe an acknowledgement, with a deadline by
+    the operations' priority."""
     priority = conflict_priority(tx, conflict)
     window = ack_window_s(hub.settings, priority)
-    existing = {n.party_id: n for n in tx.uow.notices_of(conflict.id)}
+    existing = {} if fresh else {n.party_id: n for n in tx.uow.notices_of(conflict.id)}
     for party_id in conflict.party_ids:
-        fresh = new_notice(tx, NoticeKind.CONFLICT, conflict.id, party_id, None, priority, window)
+        owed = new_notice(tx, NoticeKind.CONFLICT, conflict.id, party_id, None, priority, window)
         if party_id in existing:
-            tx.uow.update_notice(fresh)
+            tx.uow.update_notice(owed)
         else:
-            tx.uow.insert_notice(fresh)
+            tx.uow.insert_notice(owed)
 
 
 def close_notices(tx: Tx, notice_id: str) -> None:
