@@ -16,7 +16,7 @@ from deconfliction.core.model import (
 )
 from deconfliction.core.volumes import Volume4D, volumes_overlap
 from deconfliction.service.hub import KIND_OPERATION, KIND_SITE, Hub, Tx
-from deconfliction.service.notices import acknowledge_notice, close_notices, conflict_needs_acknowledgement
+from deconfliction.service.notices import acknowledge_notice, close_notices, owed_for_conflict
 
 OPENED = "conflict.opened"
 CHANGED = "conflict.changed"
@@ -70,6 +70,8 @@ def reconcile(hub: Hub, tx: Tx, subject: Subject, fresh: bool, reason: Resolutio
     found = _candidates(hub, subject) if subject.volumes else {}
     current = [] if fresh else tx.uow.open_conflicts_of(subject.type, subject.id)
     still_open: list[Conflict] = []
+    priorities: dict[str, int | None] = {}
+    owed = []  # acknowledgements owed on new conflicts, stored together at the end
     for conflict in current:
         mine_is_a = conflict.a.type is subject.type and conflict.a.id == subject.id
         mine, other = (conflict.a, conflict.b) if mine_is_a else (conflict.b, conflict.a)
@@ -88,7 +90,9 @@ def reconcile(hub: Hub, tx: Tx, subject: Subject, fresh: bool, reason: Resolutio
             changed = replace(conflict, overlap=overlap, revision=conflict.revision + 1, updated_at=tx.now)
             tx.uow.update_conflict(changed)
             hub.publish(tx, CHANGED, changed, notify=True)
-            conflict_needs_acknowledgement(hub, tx, changed, fresh=False)
+            stored = {n.party_id for n in tx.uow.notices_of(changed.id)}  # none for conflicts older than the line
+            for notice in owed_for_conflict(hub, tx, changed, priorities):
+                (tx.uow.update_notice if notice.party_id in stored else tx.uow.insert_notice)(notice)
             still_open.append(changed)
         else:
             still_open.append(conflict)
@@ -113,8 +117,9 @@ def reconcile(hub: Hub, tx: Tx, subject: Subject, fresh: bool, reason: Resolutio
         )
         tx.uow.insert_conflict(conflict)
         hub.publish(tx, OPENED, conflict, notify=True)
-        conflict_needs_acknowledgement(hub, tx, conflict, fresh=True)
+        owed.extend(owed_for_conflict(hub, tx, conflict, priorities))
         still_open.append(conflict)
+    tx.uow.insert_notices(owed)
     return still_open
 
 

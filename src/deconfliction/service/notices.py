@@ -36,27 +36,26 @@ def new_notice(
     )
 
 
-def conflict_priority(tx: Tx, conflict: Conflict) -> Priority:
+def conflict_priority(tx: Tx, conflict: Conflict, known: dict[str, int | None]) -> Priority:
+    """From the operations' priorities; ``known`` remembers them across the conflicts of one check."""
     priorities: list[int | None] = []
     for side in (conflict.a, conflict.b):
         if side.type is ObjectType.OPERATION:
-            op = tx.uow.operation(side.id)
-            priorities.append(op.priority if op else None)
+            if side.id not in known:
+                known[side.id] = tx.uow.operation_priority(side.id)
+            priorities.append(known[side.id])
     return priority_of_operations(priorities)
 
 
-def conflict_needs_acknowledgement(hub: Hub, tx: Tx, conflict: Conflict, fresh: bool) -> None:
-    """A conflict opened (``fresh``), or its overlap moved: both parties owe an acknowledgement, with a deadline by
-    the operations' priority."""
-    priority = conflict_priority(tx, conflict)
+def owed_for_conflict(hub: Hub, tx: Tx, conflict: Conflict, known: dict[str, int | None]) -> list[Notice]:
+    """A conflict opened, or its overlap moved: both parties owe an acknowledgement, with a deadline by the
+    operations' priority. The caller stores them (``insert_notices`` for new conflicts, ``update_notice`` else)."""
+    priority = conflict_priority(tx, conflict, known)
     window = ack_window_s(hub.settings, priority)
-    existing = {} if fresh else {n.party_id: n for n in tx.uow.notices_of(conflict.id)}
-    for party_id in conflict.party_ids:
-        owed = new_notice(tx, NoticeKind.CONFLICT, conflict.id, party_id, None, priority, window)
-        if party_id in existing:
-            tx.uow.update_notice(owed)
-        else:
-            tx.uow.insert_notice(owed)
+    return [
+        new_notice(tx, NoticeKind.CONFLICT, conflict.id, party_id, None, priority, window)
+        for party_id in conflict.party_ids
+    ]
 
 
 def close_notices(tx: Tx, notice_id: str) -> None:

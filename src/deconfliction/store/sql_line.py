@@ -274,6 +274,10 @@ class LineQueries:
     def insert_notice(self, n: Notice) -> None:
         self.conn.execute(_INSERT_NOTICE, _notice_values(n))
 
+    def insert_notices(self, notices: list[Notice]) -> None:
+        if notices:
+            self.conn.execute(_INSERT_NOTICE, [_notice_values(n) for n in notices])
+
     def update_notice(self, n: Notice) -> None:
         c = t.notices.c
         values = _notice_values(n)
