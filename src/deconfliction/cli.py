@@ -155,7 +155,9 @@ def create_endpoint(
     subscribe: Annotated[
         list[str] | None, typer.Option(help="An event family it receives (repeat); default: everything.")
     ] = None,
-    webhook_url: Annotated[str | None, typer.Option(help="Also push its events to this URL, signed.")] = None,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Where its events are to be pushed (not running yet).")
+    ] = None,
     db: DbOption = Path("deconfliction.db"),
 ) -> None:
     """Register a unit of a party (id or name); prints {"endpoint_id", "token", "webhook_secret"}, shown once."""

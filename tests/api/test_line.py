@@ -247,3 +247,12 @@ def test_conflicts_owe_acknowledgement_by_the_operations_priority(world: World) 
     ops.post(f"/v1/conflicts/{conflict['id']}/acknowledge")
     assert blue.get("/v1/notices").json()["notices"] == []
     assert len(red.get("/v1/notices").json()["notices"]) == 1
+
+
+def test_webhook_endpoints_get_a_signing_secret_once(world: World) -> None:
+    red = world.party("Red")
+    r = red.post("/v1/endpoints", json={"name": "Hook", "webhook_url": "https://hooks.example.org/dh"})
+    assert r.status_code == 201 and len(r.json()["webhook_secret"]) == 64
+    assert "webhook_secret" not in red.get("/v1/endpoints").json()[0]
+    bad = red.post("/v1/endpoints", json={"name": "Hook 2", "webhook_url": "ftp://example.org/x"})
+    assert bad.status_code == 400 and "http" in bad.json()["error"]["message"]

@@ -24,7 +24,12 @@ class EndpointIn(_In):
     subscriptions: list[Family] | None = Field(
         None, min_length=1, description="Event families it receives; omitted: everything."
     )
-    webhook_url: str | None = Field(None, max_length=2000, description="Also push its events here, signed.")
+    webhook_url: str | None = Field(
+        None,
+        max_length=2000,
+        description="Where its events are to be pushed, signed (stored with its secret; the push loop is not "
+        "running yet: use the event stream).",
+    )
 
     def to_draft(self) -> EndpointDraft:
         subs = frozenset(self.subscriptions) if self.subscriptions is not None else None

@@ -9,8 +9,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
+from deconfliction.channel.webhooks import validate_webhook_url
 from deconfliction.core.errors import InvalidInput, NotFound
 from deconfliction.core.line import EVENT_FAMILIES, Endpoint
 from deconfliction.core.model import Party
@@ -45,9 +45,7 @@ def _check(draft: EndpointDraft) -> None:
                 {"field": "subscriptions"},
             )
     if draft.webhook_url is not None:
-        parts = urlsplit(draft.webhook_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidInput("webhook_url must be an absolute http(s) URL.", {"field": "webhook_url"})
+        validate_webhook_url(draft.webhook_url)
 
 
 def create(uow: UnitOfWork, owner: Party, draft: EndpointDraft, endpoint_id: str, now: datetime) -> Registered:
