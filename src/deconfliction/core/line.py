@@ -138,6 +138,9 @@ class Notice:
         return replace(self, step=Step(self.step + 1), deadline_at=self.deadline_at + timedelta(seconds=self.window_s))
 
 
+DELIVERY_STATES = ("queued", "delivered", "read", "acknowledged")  # each implies the ones before it
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """How far a notice got at one endpoint."""

@@ -3,6 +3,7 @@ becomes active once every other member has accepted."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from deconfliction.core.disclosure import iso_z
@@ -73,7 +74,7 @@ def accept(hub: Hub, tx: Tx, caller: Party, channel_id: str) -> Channel:
     if caller.id in ch.accepted:
         return ch
     tx.uow.accept_channel(ch.id, caller.id, tx.now)
-    accepted = Channel(ch.id, ch.name, ch.members, ch.accepted | {caller.id}, ch.created_by, ch.created_at)
+    accepted = replace(ch, accepted=ch.accepted | {caller.id})
     if accepted.active:
         for party_id in accepted.members:
             hub.deliver(tx, party_id, ACTIVE, view(hub, accepted))

@@ -16,7 +16,7 @@ from deconfliction.core.model import (
 )
 from deconfliction.core.volumes import Volume4D, volumes_overlap
 from deconfliction.service.hub import KIND_OPERATION, KIND_SITE, Hub, Tx
-from deconfliction.service.notices import acknowledge_notice, close_notices, owed_for_conflict
+from deconfliction.service.notices import acknowledge_notice, owed_for_conflict
 
 OPENED = "conflict.opened"
 CHANGED = "conflict.changed"
@@ -85,7 +85,7 @@ def reconcile(hub: Hub, tx: Tx, subject: Subject, fresh: bool, reason: Resolutio
             resolved = replace(conflict, resolved_at=tx.now, updated_at=tx.now, resolution=reason)
             tx.uow.update_conflict(resolved)
             hub.publish(tx, RESOLVED, resolved)
-            close_notices(tx, resolved.id)
+            tx.uow.close_notices(resolved.id, tx.now)
         elif overlap != conflict.overlap:
             changed = replace(conflict, overlap=overlap, revision=conflict.revision + 1, updated_at=tx.now)
             tx.uow.update_conflict(changed)
@@ -162,7 +162,7 @@ def expire(hub: Hub, tx: Tx) -> int:
         resolved = replace(conflict, resolved_at=tx.now, updated_at=tx.now, resolution=Resolution.EXPIRED)
         tx.uow.update_conflict(resolved)
         hub.publish(tx, RESOLVED, resolved)
-        close_notices(tx, resolved.id)
+        tx.uow.close_notices(resolved.id, tx.now)
     for key in hub.index.remove_ended(tx.now.timestamp()):
         if key[0] == ObjectType.SITE:
             hub.site_recipients.pop(key[1], None)

@@ -30,7 +30,7 @@ def _resend(hub: Hub, tx: Tx, notice: Notice, escalated: Notice) -> None:
         data = hub.view(conflict, recipient) if conflict else None
         type_ = CONFLICT_REMINDER
     if data is not None:
-        hub.deliver(tx, notice.party_id, type_, data, notice_id=notice.id, first=False)
+        hub.deliver(tx, notice.party_id, type_, data)  # its deliveries were recorded when it was first sent
 
 
 def escalate(hub: Hub, tx: Tx, limit: int = 1000) -> int:

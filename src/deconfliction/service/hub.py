@@ -255,13 +255,12 @@ class Hub:
         data: dict[str, Any],
         notice_id: str | None = None,
         endpoint_id: str | None = None,
-        first: bool = True,
     ) -> int:
         """Append an event to the party's log (for one endpoint only, with ``endpoint_id``) and wake its streams.
-        When the event carries a notice for the first time, every endpoint it reaches gets a ``queued`` delivery."""
+        When the event first carries a notice (``notice_id``), every endpoint it reaches gets a ``queued`` delivery."""
         seq = self.events.append(tx.uow, party_id, type_, data, tx.now, endpoint_id)
         tx.woken.add(party_id)
-        if notice_id is not None and first:
+        if notice_id is not None:
             for ep in self.endpoints.get(party_id, ()):
                 if (endpoint_id is None or ep.id == endpoint_id) and ep.wants(type_):
                     tx.uow.insert_delivery(Delivery(notice_id, ep.id, party_id, seq, tx.now))

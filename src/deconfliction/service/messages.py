@@ -13,7 +13,7 @@ from typing import Any
 from deconfliction.channel.templates import load_catalog
 from deconfliction.core.disclosure import endpoint_ref, iso_z
 from deconfliction.core.errors import InvalidInput, NotFound
-from deconfliction.core.line import Message, Notice, NoticeKind, Priority
+from deconfliction.core.line import DELIVERY_STATES, Message, Notice, NoticeKind, Priority
 from deconfliction.core.model import Party
 from deconfliction.service.hub import Hub, Tx
 from deconfliction.service.notices import ack_window_s, acknowledge_notice, new_notice
@@ -57,11 +57,11 @@ def _recipients(tx: Tx, hub: Hub, caller: Party, draft: MessageDraft) -> tuple[s
         raise InvalidInput("'to' must name at least one party.", {"field": "to"})
     if caller.id in recipients:
         raise InvalidInput("You cannot send a message to yourself; leave your own id out of 'to'.", {"field": "to"})
-    for party_id in recipients:
-        if party_id not in hub.parties:
-            hub.refresh_parties(tx.uow)
-        if party_id not in hub.parties:
-            raise InvalidInput(f"No party {party_id!r}; GET /v1/parties lists them.", {"field": "to"})
+    if not all(p in hub.parties for p in recipients):
+        hub.refresh_parties(tx.uow)  # perhaps made by the admin CLI since
+    unknown = next((p for p in recipients if p not in hub.parties), None)
+    if unknown is not None:
+        raise InvalidInput(f"No party {unknown!r}; GET /v1/parties lists them.", {"field": "to"})
     return recipients
 
 
@@ -150,8 +150,7 @@ def sender_view(hub: Hub, uow: UnitOfWork, message: Message, viewer: Party) -> d
                     "acknowledged_at": iso_z(d.acknowledged_at) if d.acknowledged_at else None,
                 }
             )
-        states = [r["state"] for r in rows]
-        furthest = next((s for s in ("acknowledged", "read", "delivered", "queued") if s in states), "queued")
+        furthest = max((r["state"] for r in rows), key=DELIVERY_STATES.index, default="queued")
         recipients.append(
             {
                 "party_id": notice.party_id,
@@ -178,8 +177,7 @@ def visible(uow: UnitOfWork, caller: Party, message_id: str) -> Message:
 def view(hub: Hub, uow: UnitOfWork, caller: Party, message: Message) -> dict[str, Any]:
     if caller.id == message.sender_id:
         return sender_view(hub, uow, message, caller)
-    notice = next((n for n in uow.notices_of(message.id) if n.party_id == caller.id), None)
-    return recipient_view(hub, message, caller, notice)
+    return recipient_view(hub, message, caller, uow.notice(message.id, caller.id))
 
 
 def _received(tx: Tx, caller: Party, message_id: str) -> Message:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from deconfliction.config import Settings
 from deconfliction.core.disclosure import iso_z
-from deconfliction.core.line import Notice, NoticeKind, Priority, Step, priority_of_operations
+from deconfliction.core.line import Notice, NoticeKind, Priority, priority_of_operations
 from deconfliction.core.model import Conflict, ObjectType
 from deconfliction.service.hub import Hub, Tx
 
@@ -58,18 +58,11 @@ def owed_for_conflict(hub: Hub, tx: Tx, conflict: Conflict, known: dict[str, int
     ]
 
 
-def close_notices(tx: Tx, notice_id: str) -> None:
-    """No acknowledgement is owed any more (the conflict was resolved): stop the deadlines."""
-    for notice in tx.uow.notices_of(notice_id):
-        if notice.owed:
-            tx.uow.update_notice(replace(notice, closed_at=tx.now))
-
-
 def acknowledge_notice(
     tx: Tx, notice_id: str, party_id: str, endpoint_id: str | None, note: str | None
 ) -> Notice | None:
     """Stamp the party's acknowledgement (and the acknowledging endpoint's delivery); None when nothing is owed."""
-    notice = next((n for n in tx.uow.notices_of(notice_id) if n.party_id == party_id), None)
+    notice = tx.uow.notice(notice_id, party_id)
     if endpoint_id is not None:
         tx.uow.set_delivery_time(notice_id, endpoint_id, "acknowledged_at", tx.now)
     if notice is None or notice.acknowledged_at is not None:
@@ -85,7 +78,7 @@ def escalation_payload(notice: Notice, escalated: Notice) -> dict[str, object]:
         "kind": str(notice.kind),
         "priority": str(notice.priority),
         "recipient_id": notice.party_id,
-        "step": Step(escalated.step).label,
+        "step": escalated.step.label,
         "missed_deadline_at": iso_z(notice.deadline_at),
         "next_deadline_at": iso_z(escalated.deadline_at),
     }

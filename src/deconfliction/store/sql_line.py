@@ -283,6 +283,19 @@ class LineQueries:
         values = _notice_values(n)
         self.conn.execute(update(t.notices).where(and_(c.id == n.id, c.party_id == n.party_id)).values(**values))
 
+    def notice(self, notice_id: str, party_id: str) -> Notice | None:
+        c = t.notices.c
+        row = self.conn.execute(select(t.notices).where(c.id == notice_id, c.party_id == party_id)).first()
+        return _notice(row) if row else None
+
+    def close_notices(self, notice_id: str, at: datetime) -> None:
+        c = t.notices.c
+        self.conn.execute(
+            update(t.notices)
+            .where(c.id == notice_id, c.acknowledged_at.is_(None), c.closed_at.is_(None))
+            .values(closed_at=codec.ts(at))
+        )
+
     def notices_of(self, notice_id: str) -> list[Notice]:
         rows = self.conn.execute(select(t.notices).where(t.notices.c.id == notice_id).order_by(t.notices.c.party_id))
         return [_notice(r) for r in rows]
