@@ -256,3 +256,18 @@ def test_webhook_endpoints_get_a_signing_secret_once(world: World) -> None:
     assert "webhook_secret" not in red.get("/v1/endpoints").json()[0]
     bad = red.post("/v1/endpoints", json={"name": "Hook 2", "webhook_url": "ftp://example.org/x"})
     assert bad.status_code == 400 and "http" in bad.json()["error"]["message"]
+
+
+def test_a_moved_overlap_is_owed_again_by_parties_with_endpoints(world: World) -> None:
+    red, blue = world.party("Red"), world.party("Blue")
+    endpoint(world, red, "Red ops")
+    endpoint(world, blue, "Blue ops")
+    start = world.clock.now + timedelta(hours=1)
+    mine = red.post("/v1/operations", json={"volumes": [volume(box(30.0, 50.0), start)]}).json()["operation"]
+    (conflict,) = blue.post("/v1/operations", json={"volumes": [volume(box(30.0, 50.0), start)]}).json()["conflicts"]
+    red.post(f"/v1/conflicts/{conflict['id']}/acknowledge")
+    assert red.get("/v1/notices").json()["notices"] == []
+    moved = {"volumes": [volume(box(30.02, 50.0), start)]}
+    r = red.put(f"/v1/operations/{mine['id']}", json=moved, headers={"If-Match": str(mine["version"])})
+    assert r.status_code == 200, r.text
+    assert [n["id"] for n in red.get("/v1/notices").json()["notices"]] == [conflict["id"]]

@@ -89,6 +89,7 @@ def reconcile(hub: Hub, tx: Tx, subject: Subject, fresh: bool, reason: Resolutio
         elif overlap != conflict.overlap:
             changed = replace(conflict, overlap=overlap, revision=conflict.revision + 1, updated_at=tx.now)
             tx.uow.update_conflict(changed)
+            tx.uow.delete_deliveries(changed.id)  # a moved overlap is a new notice, delivered afresh
             hub.publish(tx, CHANGED, changed, notify=True)
             stored = {n.party_id for n in tx.uow.notices_of(changed.id)}  # none for conflicts older than the line
             for notice in owed_for_conflict(hub, tx, changed, priorities):

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Row
 
 from deconfliction.core.line import Channel, Delivery, Endpoint, Message, Notice, NoticeKind, Priority, Step
@@ -341,6 +341,9 @@ class LineQueries:
         d = t.deliveries.c
         rows = self.conn.execute(select(t.deliveries).where(d.notice_id == notice_id).order_by(d.queued_at))
         return [_delivery(r) for r in rows]
+
+    def delete_deliveries(self, notice_id: str) -> None:
+        self.conn.execute(delete(t.deliveries).where(t.deliveries.c.notice_id == notice_id))
 
     def set_delivery_time(self, notice_id: str, endpoint_id: str, column: str, at: datetime) -> None:
         """Stamp ``read_at`` or ``acknowledged_at`` (first time only); reading or acknowledging implies delivery."""
