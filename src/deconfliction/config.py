@@ -47,3 +47,17 @@ class Settings(BaseSettings):
     ack_priority_s: float = Field(3600.0, gt=0, description="Default acknowledgement deadline of a priority notice.")
     ack_routine_s: float = Field(86_400.0, gt=0, description="Default acknowledgement deadline of a routine notice.")
     deadline_check_s: float = Field(1.0, gt=0, description="How often missed acknowledgement deadlines are looked for.")
+    line_test_interval_s: float = Field(300.0, gt=0, description="How often the hub sends each endpoint a line test.")
+    line_test_answer_s: float = Field(60.0, gt=0, description="How long an endpoint has to answer a line test.")
+    line_test_missed_down: int = Field(
+        3, ge=1, description="An endpoint that answered none of its last N line tests is down."
+    )
+    webhook_max_attempts: int = Field(
+        10, ge=1, description="POSTs of one event before an endpoint's webhook push goes to dead-letter."
+    )
+    webhook_base_s: float = Field(1.0, gt=0, description="First webhook retry delay; it doubles, with jitter.")
+    webhook_cap_s: float = Field(300.0, gt=0, description="Longest webhook retry delay.")
+    webhook_timeout_s: float = Field(10.0, gt=0, description="How long one webhook POST may take.")
+    webhook_dead_probe_s: float = Field(
+        900.0, gt=0, description="How often a dead-lettered webhook is tried again on its own."
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 
@@ -11,11 +12,28 @@ from fastapi import FastAPI
 
 from deconfliction.api import errors
 from deconfliction.api.deps import TokenCache, run_write
-from deconfliction.api.routers import channels, conflicts, endpoints, events, messages, operations, parties, sites
+from deconfliction.api.routers import (
+    channels,
+    conflicts,
+    endpoints,
+    events,
+    line,
+    messages,
+    operations,
+    parties,
+    sites,
+)
+from deconfliction.channel.push import WebhookPusher
+from deconfliction.channel.webhooks import WebhookSender
 from deconfliction.config import Settings
+from deconfliction.core.backoff import RetryPolicy
+from deconfliction.core.health import WebhookState
+from deconfliction.core.line import Endpoint
 from deconfliction.service import conflicts as conflict_cases
+from deconfliction.service import endpoints as endpoint_cases
 from deconfliction.service import escalation
 from deconfliction.service.hub import Hub
+from deconfliction.service.line_health import LineScheduler
 from deconfliction.store.sql import SqlStore
 
 log = logging.getLogger("deconfliction")
@@ -50,6 +68,41 @@ async def _deadlines(hub: Hub) -> None:
         await asyncio.sleep(hub.settings.deadline_check_s)
 
 
+async def _line_tests(hub: Hub, scheduler: LineScheduler) -> None:
+    """Send line tests when due; count unanswered ones as missed when their window closes."""
+    while True:
+        try:
+            with hub.store.read() as uow:
+                due = scheduler.due(uow, hub.clock())
+            if due:
+                scheduler.scheduled(await run_write(hub, scheduler.tick))
+        except Exception:  # keep testing the line; the failure is logged
+            log.exception("line test pass failed")
+        await asyncio.sleep(hub.settings.deadline_check_s)
+
+
+def _pusher(hub: Hub) -> WebhookPusher:
+    s = hub.settings
+    policy = RetryPolicy(max_attempts=s.webhook_max_attempts, base_s=s.webhook_base_s, cap_s=s.webhook_cap_s)
+
+    async def save(endpoint: Endpoint, before: WebhookState, after: WebhookState) -> None:
+        await run_write(
+            hub, functools.partial(endpoint_cases.record_push, hub, endpoint=endpoint, before=before, after=after)
+        )
+
+    return WebhookPusher(
+        hub.store,
+        hub.listeners,
+        WebhookSender(timeout_s=s.webhook_timeout_s),
+        policy,
+        targets=lambda: [ep for eps in hub.endpoints.values() for ep in eps if ep.webhook_url],
+        save=save,
+        clock=hub.clock,
+        tick_s=s.deadline_check_s,
+        dead_probe_s=s.webhook_dead_probe_s,
+    )
+
+
 async def _checkpoint(hub: Hub) -> None:
     while True:
         await asyncio.sleep(1.0)
@@ -68,9 +121,12 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
         the_hub.start()
         app.state.hub = the_hub
         app.state.tokens = TokenCache()
+        app.state.pusher = pusher = _pusher(the_hub)
         tasks = [
             asyncio.create_task(_sweep(the_hub)),
             asyncio.create_task(_deadlines(the_hub)),
+            asyncio.create_task(_line_tests(the_hub, LineScheduler(the_hub))),
+            asyncio.create_task(pusher.run()),
             asyncio.create_task(_checkpoint(the_hub)),
         ]
         try:
@@ -80,11 +136,12 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await pusher.sender.aclose()
             the_hub.stop()
 
     app = FastAPI(title="Deconfliction Hub", version="1", description=DESCRIPTION, lifespan=lifespan)
     errors.install(app)
-    for module in (operations, sites, conflicts, events, parties, endpoints, channels, messages):
+    for module in (operations, sites, conflicts, events, parties, endpoints, channels, messages, line):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])

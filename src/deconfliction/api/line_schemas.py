@@ -27,13 +27,70 @@ class EndpointIn(_In):
     webhook_url: str | None = Field(
         None,
         max_length=2000,
-        description="Where its events are to be pushed, signed (stored with its secret; the push loop is not "
-        "running yet: use the event stream).",
+        description="Where its events are pushed: signed POSTs, in order, retried with backoff until a 2xx "
+        "(see the README's 'Webhooks').",
     )
 
     def to_draft(self) -> EndpointDraft:
         subs = frozenset(self.subscriptions) if self.subscriptions is not None else None
         return EndpointDraft(self.name, self.duty, subs, self.webhook_url)
+
+
+class WebhookStatus(BaseModel):
+    state: Literal["ok", "retrying", "dead_letter"] = Field(
+        description="dead_letter: the retries ran out; undelivered events are held in order, probed now and then."
+    )
+    pushed_seq: int = Field(description="The last event of your party's log the receiver acknowledged (or skipped).")
+    backlog: int = Field(description="Events of your party's log after pushed_seq (some may not be subscribed to).")
+    attempts: int = Field(description="Failed POSTs in a row of the next event.")
+    next_attempt_at: str | None
+    last_attempt_at: str | None
+    last_status: int | None
+    last_error: str | None
+    last_success_at: str | None
+    dead_since: str | None
+
+
+class LineTestAnswer(BaseModel):
+    test_id: str
+    answered_at: str
+    rtt_ms: float | None
+    state: Literal["up", "degraded", "down"]
+
+
+class EndpointLine(BaseModel):
+    endpoint: str = Field(description="Its name for you and your coalition partners; an opaque unit_… ref otherwise.")
+    state: Literal["up", "degraded", "down"]
+    reason: str
+    since: str | None = Field(description="When it last changed state.")
+    last_seen_at: str | None
+    rtt_ms: float | None = Field(description="Round-trip time of its last answered line test.")
+    last_test_at: str | None
+    last_answer_at: str | None
+
+
+class PartyRef(BaseModel):
+    id: str
+    name: str
+
+
+class PartyLine(BaseModel):
+    party: PartyRef
+    state: Literal["up", "degraded", "down"] = Field(description="up: every endpoint up; down: all down (or none).")
+    checked_at: str
+    endpoints: list[EndpointLine]
+
+
+class LineTestSent(BaseModel):
+    test_id: str
+    endpoint: str
+
+
+class LineTestRequested(BaseModel):
+    party: PartyRef
+    sent_at: str
+    answer_by: str
+    tests: list[LineTestSent]
 
 
 class EndpointPublic(BaseModel):
@@ -45,6 +102,9 @@ class EndpointPublic(BaseModel):
     created_at: str
     delivered_seq: int = Field(description="The last event of your party's log this endpoint was sent.")
     last_seen_at: str | None
+    line_state: Literal["up", "degraded", "down"] | None = Field(description="From its line tests; null: untested.")
+    line_state_since: str | None
+    webhook: WebhookStatus | None = Field(description="Its push state, when it has a webhook URL.")
 
 
 class EndpointCreated(EndpointPublic):

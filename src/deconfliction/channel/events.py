@@ -24,6 +24,10 @@ class EventLog:
     def load(self, uow: UnitOfWork) -> None:
         self._last = uow.last_event_seqs()
 
+    def last(self, party_id: str) -> int:
+        """The sequence of the party's newest event (0: none yet)."""
+        return self._last.get(party_id, 0)
+
     def append(
         self,
         uow: UnitOfWork,

@@ -48,6 +48,7 @@ class NoticeKind(StrEnum):
 
 # What an endpoint may subscribe to: the first part of an event type ("conflict.opened" → "conflict").
 EVENT_FAMILIES = frozenset({"conflict", "message", "notice", "line", "channel"})
+LINE_TEST = "line.test"  # sent to every endpoint, whatever it subscribes to: it must answer
 
 
 def priority_of_operations(priorities: list[int | None]) -> Priority:
@@ -73,7 +74,9 @@ class Endpoint:
     disabled: bool = False
 
     def wants(self, event_type: str) -> bool:
-        return self.subscriptions is None or event_type.split(".", 1)[0] in self.subscriptions
+        if self.subscriptions is None or event_type == LINE_TEST:
+            return True
+        return event_type.split(".", 1)[0] in self.subscriptions
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from deconfliction.channel.webhooks import validate_webhook_url
+from deconfliction.core.disclosure import iso_z
 from deconfliction.core.errors import InvalidInput, NotFound
+from deconfliction.core.health import WebhookState
 from deconfliction.core.line import EVENT_FAMILIES, Endpoint
 from deconfliction.core.model import Party
 from deconfliction.service.hub import Hub, Tx, new_token, token_hash
@@ -75,22 +78,22 @@ def register(hub: Hub, tx: Tx, caller: Party, draft: EndpointDraft) -> Registere
     return registered
 
 
-def own(tx: Tx, caller: Party, endpoint_id: str) -> Endpoint:
-    ep = tx.uow.endpoint(endpoint_id)
+def own(uow: UnitOfWork, caller: Party, endpoint_id: str) -> Endpoint:
+    ep = uow.endpoint(endpoint_id)
     if ep is None or ep.party_id != caller.id or ep.disabled:
         raise NotFound(f"You have no endpoint {endpoint_id!r}.", {"endpoint_id": endpoint_id})
     return ep
 
 
 def rotate_token(hub: Hub, tx: Tx, caller: Party, endpoint_id: str) -> tuple[Endpoint, str]:
-    ep = own(tx, caller, endpoint_id)
+    ep = own(tx.uow, caller, endpoint_id)
     token = new_token()
     tx.uow.set_endpoint_token_hash(ep.id, token_hash(token))
     return ep, token
 
 
 def disable(hub: Hub, tx: Tx, caller: Party, endpoint_id: str) -> Endpoint:
-    ep = own(tx, caller, endpoint_id)
+    ep = own(tx.uow, caller, endpoint_id)
     tx.uow.disable_endpoint(ep.id)
     hub.refresh_endpoints(tx.uow)
     return ep
@@ -99,3 +102,32 @@ def disable(hub: Hub, tx: Tx, caller: Party, endpoint_id: str) -> Endpoint:
 def mark_delivered(tx: Tx, *, endpoint_id: str, upto_seq: int) -> None:
     """The endpoint's stream was sent its party's log up to ``upto_seq``."""
     tx.uow.mark_delivered(endpoint_id, upto_seq, tx.now)
+
+
+def record_push(hub: Hub, tx: Tx, *, endpoint: Endpoint, before: WebhookState, after: WebhookState) -> None:
+    """Store how far the endpoint's webhook push got; tell its party when the push goes to dead-letter and when
+    it recovers."""
+    tx.uow.save_webhook_state(after)
+    if after.pushed_seq > before.pushed_seq:
+        tx.uow.mark_delivered(endpoint.id, after.pushed_seq, tx.now)
+    if (after.dead_since is None) != (before.dead_since is None):
+        type_ = "line.webhook_dead" if after.dead_since else "line.webhook_recovered"
+        data = {"endpoint": endpoint.name, "endpoint_id": endpoint.id, **webhook_view(after)}
+        hub.deliver(tx, endpoint.party_id, type_, data)
+
+
+def webhook_view(state: WebhookState) -> dict[str, Any]:
+    def at(dt: datetime | None) -> str | None:
+        return iso_z(dt) if dt is not None else None
+
+    return {
+        "state": state.state,
+        "pushed_seq": state.pushed_seq,
+        "attempts": state.attempts,
+        "next_attempt_at": at(state.next_attempt_at),
+        "last_attempt_at": at(state.last_attempt_at),
+        "last_status": state.last_status,
+        "last_error": state.last_error,
+        "last_success_at": at(state.last_success_at),
+        "dead_since": at(state.dead_since),
+    }

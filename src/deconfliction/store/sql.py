@@ -34,6 +34,7 @@ from deconfliction.core.model import (
 )
 from deconfliction.store import codec
 from deconfliction.store import tables as t
+from deconfliction.store.sql_health import HealthQueries
 from deconfliction.store.sql_line import LineQueries
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -225,7 +226,7 @@ def _conflict_values(c: Conflict) -> dict[str, Any]:
     return values
 
 
-class SqlUnitOfWork(LineQueries):
+class SqlUnitOfWork(LineQueries, HealthQueries):
     """One transaction (or one read) on one connection."""
 
     def __init__(self, conn: Connection) -> None:

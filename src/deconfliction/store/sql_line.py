@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.engine import Row
 
 from deconfliction.core.line import Channel, Delivery, Endpoint, Message, Notice, NoticeKind, Priority, Step
@@ -178,8 +178,9 @@ class LineQueries:
     def mark_delivered(self, endpoint_id: str, upto_seq: int, at: datetime) -> None:
         """The endpoint was sent everything of its party's log up to ``upto_seq``."""
         e = t.endpoints.c
+        seq = case((e.delivered_seq < upto_seq, upto_seq), else_=e.delivered_seq)  # a stream may replay older events
         self.conn.execute(
-            update(t.endpoints).where(e.id == endpoint_id).values(delivered_seq=upto_seq, last_seen_at=codec.ts(at))
+            update(t.endpoints).where(e.id == endpoint_id).values(delivered_seq=seq, last_seen_at=codec.ts(at))
         )
         self.conn.execute(_MARK_DELIVERED, {"endpoint": endpoint_id, "upto": upto_seq, "at": codec.ts(at)})
 

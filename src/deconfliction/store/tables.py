@@ -155,6 +155,8 @@ endpoints = Table(
     Column("delivered_seq", Integer, nullable=False),  # the last event of the party's log it was sent
     Column("last_seen_at", String),
     Column("created_at", String, nullable=False),
+    Column("line_state", String),  # up | degraded | down, as last told (core/health.py); NULL: never tested
+    Column("line_state_since", String),
     UniqueConstraint("party_id", "name", name="uq_endpoints_party_name"),
 )
 
@@ -223,4 +225,34 @@ deliveries = Table(
     Column("read_at", String),
     Column("acknowledged_at", String),
     Index("ix_deliveries_endpoint_seq", "endpoint_id", "seq"),
+)
+
+webhook_state = Table(
+    "webhook_state",
+    metadata,
+    Column("endpoint_id", String, ForeignKey("endpoints.id"), primary_key=True),
+    Column("pushed_seq", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", String),
+    Column("last_attempt_at", String),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("last_success_at", String),
+    Column("dead_since", String),
+)
+
+line_tests = Table(
+    "line_tests",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("endpoint_id", String, ForeignKey("endpoints.id"), nullable=False),
+    Column("party_id", String, nullable=False),
+    Column("requested_by", String),
+    Column("sent_at", String, nullable=False),
+    Column("answer_by", String, nullable=False),
+    Column("answer_by_s", Float, nullable=False),
+    Column("answered_at", String),
+    Column("decided", Boolean, nullable=False),
+    Index("ix_line_tests_endpoint_sent", "endpoint_id", "sent_at"),
+    Index("ix_line_tests_open", "decided", "answer_by_s"),
 )
