@@ -27,6 +27,14 @@ def parse_ts(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+def opt_ts(dt: datetime | None) -> str | None:
+    return ts(dt) if dt is not None else None
+
+
+def opt_parse_ts(text: str | None) -> datetime | None:
+    return parse_ts(text) if text else None
+
+
 def band_to_json(band: AltitudeBand | None) -> dict[str, Any] | None:
     if band is None:
         return None

@@ -13,14 +13,6 @@ from deconfliction.store import codec
 from deconfliction.store import tables as t
 
 
-def _opt_ts(text: str | None) -> datetime | None:
-    return codec.parse_ts(text) if text else None
-
-
-def _opt_str(dt: datetime | None) -> str | None:
-    return codec.ts(dt) if dt is not None else None
-
-
 def _line_test(row: Row[Any]) -> LineTest:
     return LineTest(
         id=row.id,
@@ -29,7 +21,7 @@ def _line_test(row: Row[Any]) -> LineTest:
         sent_at=codec.parse_ts(row.sent_at),
         answer_by=codec.parse_ts(row.answer_by),
         requested_by=row.requested_by,
-        answered_at=_opt_ts(row.answered_at),
+        answered_at=codec.opt_parse_ts(row.answered_at),
     )
 
 
@@ -52,24 +44,24 @@ class HealthQueries:
             endpoint_id=endpoint_id,
             pushed_seq=row.pushed_seq,
             attempts=row.attempts,
-            next_attempt_at=_opt_ts(row.next_attempt_at),
-            last_attempt_at=_opt_ts(row.last_attempt_at),
+            next_attempt_at=codec.opt_parse_ts(row.next_attempt_at),
+            last_attempt_at=codec.opt_parse_ts(row.last_attempt_at),
             last_status=row.last_status,
             last_error=row.last_error,
-            last_success_at=_opt_ts(row.last_success_at),
-            dead_since=_opt_ts(row.dead_since),
+            last_success_at=codec.opt_parse_ts(row.last_success_at),
+            dead_since=codec.opt_parse_ts(row.dead_since),
         )
 
     def save_webhook_state(self, s: WebhookState) -> None:
         values = {
             "pushed_seq": s.pushed_seq,
             "attempts": s.attempts,
-            "next_attempt_at": _opt_str(s.next_attempt_at),
-            "last_attempt_at": _opt_str(s.last_attempt_at),
+            "next_attempt_at": codec.opt_ts(s.next_attempt_at),
+            "last_attempt_at": codec.opt_ts(s.last_attempt_at),
             "last_status": s.last_status,
             "last_error": s.last_error,
-            "last_success_at": _opt_str(s.last_success_at),
-            "dead_since": _opt_str(s.dead_since),
+            "last_success_at": codec.opt_ts(s.last_success_at),
+            "dead_since": codec.opt_ts(s.dead_since),
         }
         w = t.webhook_state
         done = self.conn.execute(update(w).where(w.c.endpoint_id == s.endpoint_id).values(**values))
@@ -88,7 +80,7 @@ class HealthQueries:
                 sent_at=codec.ts(lt.sent_at),
                 answer_by=codec.ts(lt.answer_by),
                 answer_by_s=lt.answer_by.timestamp(),
-                answered_at=_opt_str(lt.answered_at),
+                answered_at=codec.opt_ts(lt.answered_at),
                 decided=lt.answered_at is not None,
             )
         )
@@ -132,7 +124,7 @@ class HealthQueries:
     def endpoint_line_state(self, endpoint_id: str) -> tuple[LineState | None, datetime | None]:
         e = t.endpoints.c
         row = self.conn.execute(select(e.line_state, e.line_state_since).where(e.id == endpoint_id)).one()
-        return (LineState(row.line_state) if row.line_state else None), _opt_ts(row.line_state_since)
+        return (LineState(row.line_state) if row.line_state else None), codec.opt_parse_ts(row.line_state_since)
 
     def set_endpoint_line_state(self, endpoint_id: str, state: LineState, at: datetime) -> None:
         e = t.endpoints.c

@@ -37,14 +37,6 @@ _EVENTS_FOR_ENDPOINT = (
 )
 
 
-def _opt_ts(text: str | None) -> datetime | None:
-    return codec.parse_ts(text) if text else None
-
-
-def _opt_str(dt: datetime | None) -> str | None:
-    return codec.ts(dt) if dt is not None else None
-
-
 def _endpoint(row: Row[Any]) -> Endpoint:
     subs = orjson.loads(row.subscriptions) if row.subscriptions is not None else None
     return Endpoint(
@@ -86,10 +78,10 @@ def _notice(row: Row[Any]) -> Notice:
         deadline_at=codec.parse_ts(row.deadline_at),
         created_at=codec.parse_ts(row.created_at),
         step=Step(row.step),
-        acknowledged_at=_opt_ts(row.acknowledged_at),
+        acknowledged_at=codec.opt_parse_ts(row.acknowledged_at),
         acknowledged_by=row.acknowledged_by,
         note=row.note,
-        closed_at=_opt_ts(row.closed_at),
+        closed_at=codec.opt_parse_ts(row.closed_at),
     )
 
 
@@ -104,10 +96,10 @@ def _notice_values(n: Notice) -> dict[str, Any]:
         "deadline_at": codec.ts(n.deadline_at),
         "deadline_s": n.deadline_at.timestamp(),
         "step": int(n.step),
-        "acknowledged_at": _opt_str(n.acknowledged_at),
+        "acknowledged_at": codec.opt_ts(n.acknowledged_at),
         "acknowledged_by": n.acknowledged_by,
         "note": n.note,
-        "closed_at": _opt_str(n.closed_at),
+        "closed_at": codec.opt_ts(n.closed_at),
         "created_at": codec.ts(n.created_at),
     }
 
@@ -119,9 +111,9 @@ def _delivery(row: Row[Any]) -> Delivery:
         party_id=row.party_id,
         seq=row.seq,
         queued_at=codec.parse_ts(row.queued_at),
-        delivered_at=_opt_ts(row.delivered_at),
-        read_at=_opt_ts(row.read_at),
-        acknowledged_at=_opt_ts(row.acknowledged_at),
+        delivered_at=codec.opt_parse_ts(row.delivered_at),
+        read_at=codec.opt_parse_ts(row.read_at),
+        acknowledged_at=codec.opt_parse_ts(row.acknowledged_at),
     )
 
 
@@ -167,7 +159,7 @@ class LineQueries:
         row = self.conn.execute(
             select(t.endpoints.c.delivered_seq, t.endpoints.c.last_seen_at).where(t.endpoints.c.id == endpoint_id)
         ).one()
-        return int(row.delivered_seq), _opt_ts(row.last_seen_at)
+        return int(row.delivered_seq), codec.opt_parse_ts(row.last_seen_at)
 
     def set_endpoint_token_hash(self, endpoint_id: str, token_hash: str) -> None:
         self.conn.execute(update(t.endpoints).where(t.endpoints.c.id == endpoint_id).values(token_hash=token_hash))
