@@ -156,7 +156,7 @@ def create_endpoint(
         list[str] | None, typer.Option(help="An event family it receives (repeat); default: everything.")
     ] = None,
     webhook_url: Annotated[
-        str | None, typer.Option(help="Where its events are to be pushed (not running yet).")
+        str | None, typer.Option(help="Where its events are pushed: signed POSTs, in order (README, Webhooks).")
     ] = None,
     db: DbOption = Path("deconfliction.db"),
 ) -> None:

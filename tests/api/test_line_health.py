@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from deconfliction.config import Settings
-from deconfliction.service import admin
+from deconfliction.service import admin, endpoints
 from tests.api.conftest import Caller, World
 from tests.api.test_line import endpoint, events
 from tests.webhook_receiver import receiver
@@ -174,3 +174,14 @@ def test_line_tests_mark_a_silent_endpoint_down_and_tell_channel_partners(world:
     stale = _line_tests(sqn)[0]  # its window closed long ago
     late = sqn.post(f"/v1/line-tests/{stale['test_id']}/answer")
     assert late.status_code == 409 and "missed" in late.json()["error"]["message"]
+
+
+def test_an_endpoint_made_by_the_admin_cli_is_line_tested_without_having_called_in(world: World) -> None:
+    red = world.party("Red")
+    with world.hub.store.write() as uow:  # what `deconfliction admin create-endpoint` does, from another process
+        owner = uow.party(red.id)
+        assert owner is not None
+        made = endpoints.create(uow, owner, endpoints.EndpointDraft("Convoy 7"), "ep_cli0000000001", world.clock())
+    wait_for(lambda: [e for e in red.get(f"/v1/parties/{red.id}/line").json()["endpoints"] if e["last_test_at"]])
+    convoy = Caller(made.endpoint.id, "Convoy 7", made.token, world.client)
+    assert len(_line_tests(convoy)) == 1

@@ -73,6 +73,7 @@ async def _line_tests(hub: Hub, scheduler: LineScheduler) -> None:
     while True:
         try:
             with hub.store.read() as uow:
+                hub.notice_new_endpoints(uow)
                 due = scheduler.due(uow, hub.clock())
             if due:
                 scheduler.scheduled(await run_write(hub, scheduler.tick))

@@ -126,6 +126,11 @@ class Hub:
                 endpoints.setdefault(ep.party_id, []).append(ep)
         self.endpoints = endpoints
 
+    def notice_new_endpoints(self, uow: UnitOfWork) -> None:
+        """Pick up endpoints the admin CLI made in another process (cheap: a count, most of the time)."""
+        if uow.enabled_endpoint_count() != sum(len(eps) for eps in self.endpoints.values()):
+            self.refresh_endpoints(uow)
+
     def party(self, uow: UnitOfWork, party_id: str) -> Party:
         found = self.parties.get(party_id)
         if found is None:

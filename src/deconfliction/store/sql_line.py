@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, case, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 
 from deconfliction.core.line import Channel, Delivery, Endpoint, Message, Notice, NoticeKind, Priority, Step
@@ -153,6 +153,10 @@ class LineQueries:
     def endpoints(self) -> list[Endpoint]:
         rows = self.conn.execute(select(t.endpoints).order_by(t.endpoints.c.created_at, t.endpoints.c.id))
         return [_endpoint(r) for r in rows]
+
+    def enabled_endpoint_count(self) -> int:
+        e = t.endpoints.c
+        return int(self.conn.execute(select(func.count()).where(e.disabled.is_(False))).scalar_one())
 
     def endpoint_status(self, endpoint_id: str) -> tuple[int, datetime | None]:
         """(the last event of its party's log it was sent, when it was last seen)."""
