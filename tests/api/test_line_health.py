@@ -164,8 +164,10 @@ def test_line_tests_mark_a_silent_endpoint_down_and_tell_channel_partners(world:
     assert green.get(f"/v1/parties/{red.id}/line").status_code == 404
 
     # Blue asks for an immediate test; Sqn answers it: back from down, and Blue is told.
-    asked = blue.post(f"/v1/parties/{red.id}/line/test")
+    asked = blue.post(f"/v1/parties/{red.id}/line/test", headers={"Idempotency-Key": "lt-1"})
     assert asked.status_code == 202 and len(asked.json()["tests"]) == 2
+    again = blue.post(f"/v1/parties/{red.id}/line/test", headers={"Idempotency-Key": "lt-1"})
+    assert again.json() == asked.json()  # a retried request sends no second test
     fresh = wait_for(lambda: [t for t in _line_tests(sqn) if t["requested"]])
     assert sqn.post(f"/v1/line-tests/{fresh[0]['test_id']}/answer").json()["state"] == "degraded"
     assert [d["state"] for _, t, d in events(blue) if t == "line.up"] == ["degraded"]

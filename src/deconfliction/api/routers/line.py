@@ -5,9 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from deconfliction.api.deps import CurrentCaller, CurrentParty, HubDep, dumps, json_response, run_write
+from deconfliction.api.deps import (
+    CurrentCaller,
+    CurrentParty,
+    HubDep,
+    IdempotencyKey,
+    dumps,
+    json_response,
+    run_write,
+)
 from deconfliction.api.line_schemas import LineTestAnswer, LineTestRequested, PartyLine
 from deconfliction.service import line_health
+from deconfliction.service.hub import Tx
 
 router = APIRouter(prefix="/v1", tags=["line"])
 
@@ -30,7 +39,13 @@ async def party_line(party_id: str, caller: CurrentParty, hub: HubDep) -> Respon
 
 
 @router.post("/parties/{party_id}/line/test", status_code=202, response_model=LineTestRequested)
-async def request_line_test(party_id: str, caller: CurrentParty, hub: HubDep) -> Response:
+async def request_line_test(party_id: str, caller: CurrentParty, hub: HubDep, key: IdempotencyKey) -> Response:
     """Send every endpoint of the party a line test now; see the answers in ``GET /v1/parties/{id}/line``."""
-    done = await run_write(hub, lambda tx: line_health.request(hub, tx, caller, party_id))
-    return json_response(202, dumps(done))
+
+    def run(tx: Tx) -> tuple[int, bytes]:
+        return 202, dumps(line_health.request(hub, tx, caller, party_id))
+
+    status, content = await run_write(
+        hub, lambda tx: hub.idempotent(tx, caller, key, lambda: ["line-test", party_id], run)
+    )
+    return json_response(status, content)
