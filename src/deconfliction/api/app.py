@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from deconfliction.api import errors
-from deconfliction.api.deps import TokenCache, run_write
+from deconfliction.api.deps import TokenCache, refresh_endpoints, run_write
 from deconfliction.api.routers import (
     channels,
     conflicts,
@@ -73,8 +73,10 @@ async def _line_tests(hub: Hub, scheduler: LineScheduler) -> None:
     while True:
         try:
             with hub.store.read() as uow:
-                hub.notice_new_endpoints(uow)
+                stale = hub.endpoints_stale(uow)
                 due = scheduler.due(uow, hub.clock())
+            if stale:
+                await refresh_endpoints(hub)
             if due:
                 scheduler.scheduled(await run_write(hub, scheduler.tick))
         except Exception:  # keep testing the line; the failure is logged

@@ -68,8 +68,6 @@ class TokenCache:
                 owner = uow.party(endpoint.party_id) if endpoint else None
                 if endpoint is not None and owner is not None:
                     found = Caller(owner, endpoint)
-                    if all(ep.id != endpoint.id for ep in hub.endpoints.get(owner.id, ())):
-                        hub.refresh_endpoints(uow)  # made by the admin CLI, another process
         if len(self._entries) >= self._max:
             self._entries.clear()
         if found is None:
@@ -91,7 +89,14 @@ async def current_caller(
     caller = tokens.caller(hub, token.strip())
     if caller is None:
         raise Unauthenticated("Unknown or rotated token; ask the hub's administrator for a current one.")
+    if caller.endpoint is not None and not hub.knows_endpoint(caller.endpoint):
+        await refresh_endpoints(hub)  # made by the admin CLI, another process
     return caller
+
+
+async def refresh_endpoints(hub: Hub) -> None:
+    """Reload the hub's endpoints in the writer, so that no registration in flight is missed."""
+    await run_write(hub, lambda tx: hub.refresh_endpoints(tx.uow))
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]

@@ -126,10 +126,13 @@ class Hub:
                 endpoints.setdefault(ep.party_id, []).append(ep)
         self.endpoints = endpoints
 
-    def notice_new_endpoints(self, uow: UnitOfWork) -> None:
-        """Pick up endpoints the admin CLI made in another process (cheap: a count, most of the time)."""
-        if uow.enabled_endpoint_count() != sum(len(eps) for eps in self.endpoints.values()):
-            self.refresh_endpoints(uow)
+    def endpoints_stale(self, uow: UnitOfWork) -> bool:
+        """Whether the admin CLI made or retired endpoints in another process (a count, so cheap). Refresh in the
+        writer (``refresh_endpoints`` in a ``Tx``): from a read, a registration in flight would be dropped."""
+        return uow.enabled_endpoint_count() != sum(len(eps) for eps in self.endpoints.values())
+
+    def knows_endpoint(self, ep: Endpoint) -> bool:
+        return any(known.id == ep.id for known in self.endpoints.get(ep.party_id, ()))
 
     def party(self, uow: UnitOfWork, party_id: str) -> Party:
         found = self.parties.get(party_id)

@@ -1,0 +1,274 @@
+"""What goes into the hub's Merkle log, and the signatures around it: entry commitments, tree heads, acks.
+
+**Entries are logged as commitments, not contents.** An entry (a declaration, a conflict notice, an
+acknowledgement…) is a JSON object of fields. The hub draws 32 random bytes of salt for it and writes the entry's
+*document*, the canonical JSON of ``{"salt": <64 lowercase hex digits>, ...fields}``; the log's leaf data is the
+*commitment* ``SHA-256(document)``, and the leaf hash is ``merkle.leaf_hash(commitment)``. A party shown the
+document of its own entry checks it against the leaf (``verify_entry_document``); anyone holding only the log
+learns nothing from the leaf, because the salt is secret and too long to guess. The salt comes in as an argument:
+the core draws no randomness.
+
+**Canonical JSON** (``canonical_json``): UTF-8, object keys sorted by code point (as orjson's ``OPT_SORT_KEYS``
+does, which is also UTF-8 byte order), no whitespace, strings unescaped except what JSON requires. Values may be
+objects with string keys, arrays (lists or tuples), strings, booleans, null, integers in [-2^63, 2^64) and finite
+floats; anything else, NaN and infinities included, is refused rather than coerced. Numbers are written as
+Python holds them: ``1`` and ``1.0`` are different documents (this is not RFC 8785 JCS, which would merge them),
+so callers keep a field's type stable; times and ids belong in integers and strings.
+
+**Signed tree heads.** ``TreeHead.signed_bytes()`` is RFC 9162 §4.10's ``TreeHeadDataV2`` in TLS encoding, 51
+bytes, all integers big-endian::
+
+    uint64 timestamp          milliseconds since the Unix epoch (UTC), ignoring leap seconds
+    uint64 tree_size          the number of leaves
+    uint8  32                 length of the root hash (HashValue is opaque<32..2^8-1>)
+    opaque root_hash[32]      MTH of the first tree_size leaves
+    uint16 0                  length of sth_extensions (none)
+
+The log signs these bytes with Ed25519 (RFC 8032, pure, no pre-hash): ``sign_head`` / ``verify_head``. The log's
+key must sign nothing else: every other signed message in the hub has a different length and a textual prefix.
+
+**Acknowledgements** (``Acknowledgement``): a party may sign what it acknowledged. The signed message is the
+32-byte ``ack_digest`` = SHA-256 of ``b"deconfliction-ack-v1\\n"`` followed by the canonical JSON of::
+
+    {"acknowledged_at_ms": int, "notice_leaf_hash": <64 hex>, "object_id": str, "party_id": str,
+     "revision": int, "statement": "received and understood"}
+
+so a signature names the party, the object and its revision, the logged notice it answers (by leaf hash), the
+time, and what it means: received and understood, never approval.
+
+Keys are ``cryptography``'s ``Ed25519PrivateKey`` / ``Ed25519PublicKey``, passed in. ``key_to_hex`` and the two
+``*_from_hex`` helpers carry the raw 32-byte keys as 64 lowercase hex digits (keys are made and stored elsewhere).
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from hashlib import sha256
+from typing import Any
+
+import orjson
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+
+from deconfliction.core.merkle import HASH_SIZE, leaf_hash
+
+SALT_SIZE = 32
+KEY_SIZE = 32
+SIGNATURE_SIZE = 64
+ACK_STATEMENT = "received and understood"
+_ACK_CONTEXT = b"deconfliction-ack-v1\n"
+_UINT64 = 1 << 64
+_INT64_MIN = -(1 << 63)
+
+
+# --- Canonical JSON and entry commitments ------------------------------------------------------------------------
+
+
+def _check_json(value: Any, where: str) -> None:
+    """Refuse every value canonical JSON does not carry one way only."""
+    if value is None or isinstance(value, str | bool):
+        return
+    if isinstance(value, int):
+        if not _INT64_MIN <= value < _UINT64:
+            raise ValueError(f"{where}: integer {value} is outside [-2^63, 2^64)")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where}: {value!r} has no JSON form; use a finite number or null")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where}: object key {key!r} is not a string")
+            _check_json(item, f"{where}.{key}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_json(item, f"{where}[{i}]")
+    else:
+        raise ValueError(f"{where}: {type(value).__name__} is not a JSON value; convert it to a string or number")
+
+
+def canonical_json(value: Mapping[str, Any]) -> bytes:
+    """The one byte string for a JSON object: sorted keys, no whitespace, UTF-8 (see the module docstring)."""
+    _check_json(value, "$")
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:  # e.g. a lone surrogate in a string
+        raise ValueError(f"not canonical JSON: {exc}") from exc
+
+
+def entry_document(fields: Mapping[str, Any], salt: bytes) -> bytes:
+    """The canonical JSON of ``{"salt": salt.hex(), **fields}``: what a party is shown of its own entry."""
+    if len(salt) != SALT_SIZE:
+        raise ValueError(f"salt must be {SALT_SIZE} random bytes, got {len(salt)}")
+    if "salt" in fields:
+        raise ValueError('an entry may not have a field named "salt"; it is the commitment\'s own')
+    return canonical_json({"salt": salt.hex(), **fields})
+
+
+def entry_commitment(fields: Mapping[str, Any], salt: bytes) -> bytes:
+    """The leaf *data* of an entry: SHA-256 of its document. Reveals nothing without the salt."""
+    return sha256(entry_document(fields, salt)).digest()
+
+
+def entry_leaf_hash(fields: Mapping[str, Any], salt: bytes) -> bytes:
+    """The leaf hash the log holds for an entry: ``leaf_hash(entry_commitment(fields, salt))``."""
+    return leaf_hash(entry_commitment(fields, salt))
+
+
+def verify_entry_document(document: bytes, leaf: bytes) -> bool:
+    """Whether a disclosed document is a canonical, salted entry whose leaf hash is ``leaf``."""
+    try:
+        parsed = orjson.loads(document)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(parsed, dict):
+        return False
+    salt = parsed.get("salt")
+    if not isinstance(salt, str) or len(salt) != 2 * SALT_SIZE or salt != salt.lower():
+        return False
+    try:
+        bytes.fromhex(salt)
+        if canonical_json(parsed) != document:
+            return False
+    except ValueError:
+        return False
+    return len(leaf) == HASH_SIZE and hmac.compare_digest(leaf_hash(sha256(document).digest()), leaf)
+
+
+# --- Signed tree heads -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TreeHead:
+    """The log's state at one moment: ``size`` leaves whose MTH is ``root_hash``, as of ``timestamp_ms`` (UTC)."""
+
+    size: int
+    root_hash: bytes
+    timestamp_ms: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.size < _UINT64:
+            raise ValueError(f"size must be in [0, 2^64), got {self.size}")
+        if len(self.root_hash) != HASH_SIZE:
+            raise ValueError(f"root_hash must be {HASH_SIZE} bytes, got {len(self.root_hash)}")
+        if not 0 <= self.timestamp_ms < _UINT64:
+            raise ValueError(f"timestamp_ms must be in [0, 2^64), got {self.timestamp_ms}")
+
+    def signed_bytes(self) -> bytes:
+        """RFC 9162 ``TreeHeadDataV2``: timestamp, tree size, length-prefixed root hash, no extensions (51 bytes)."""
+        return (
+            self.timestamp_ms.to_bytes(8, "big")
+            + self.size.to_bytes(8, "big")
+            + bytes([HASH_SIZE])
+            + self.root_hash
+            + b"\x00\x00"
+        )
+
+
+def sign_head(private_key: Ed25519PrivateKey, head: TreeHead) -> bytes:
+    """The log's Ed25519 signature (64 bytes) over ``head.signed_bytes()``."""
+    return private_key.sign(head.signed_bytes())
+
+
+def _verify(public_key: Ed25519PublicKey, signature: bytes, message: bytes) -> bool:
+    if len(signature) != SIGNATURE_SIZE:
+        return False
+    try:
+        public_key.verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def verify_head(public_key: Ed25519PublicKey, head: TreeHead, signature: bytes) -> bool:
+    """Whether ``signature`` is the log's signature over exactly this head."""
+    return _verify(public_key, signature, head.signed_bytes())
+
+
+# --- Acknowledgement signatures ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """What a party states when it acknowledges a notice: received and understood, never approval."""
+
+    party_id: str
+    object_id: str
+    revision: int
+    notice_leaf_hash: bytes
+    acknowledged_at_ms: int
+
+    def __post_init__(self) -> None:
+        if not self.party_id or not self.object_id:
+            raise ValueError("party_id and object_id must not be empty")
+        if not 0 <= self.revision < _UINT64:
+            raise ValueError(f"revision must be in [0, 2^64), got {self.revision}")
+        if len(self.notice_leaf_hash) != HASH_SIZE:
+            raise ValueError(f"notice_leaf_hash must be {HASH_SIZE} bytes, got {len(self.notice_leaf_hash)}")
+        if not 0 <= self.acknowledged_at_ms < _UINT64:
+            raise ValueError(f"acknowledged_at_ms must be in [0, 2^64), got {self.acknowledged_at_ms}")
+
+
+def ack_message(ack: Acknowledgement) -> bytes:
+    """The bytes whose SHA-256 a party signs: the context line, then the canonical JSON (module docstring)."""
+    return _ACK_CONTEXT + canonical_json(
+        {
+            "acknowledged_at_ms": ack.acknowledged_at_ms,
+            "notice_leaf_hash": ack.notice_leaf_hash.hex(),
+            "object_id": ack.object_id,
+            "party_id": ack.party_id,
+            "revision": ack.revision,
+            "statement": ACK_STATEMENT,
+        }
+    )
+
+
+def ack_digest(ack: Acknowledgement) -> bytes:
+    """The 32-byte digest a party signs with Ed25519 to acknowledge: ``SHA-256(ack_message(ack))``."""
+    return sha256(ack_message(ack)).digest()
+
+
+def sign_ack(private_key: Ed25519PrivateKey, ack: Acknowledgement) -> bytes:
+    """A party's Ed25519 signature over ``ack_digest(ack)`` (what a client does; here for tests and tools)."""
+    return private_key.sign(ack_digest(ack))
+
+
+def verify_ack(public_key: Ed25519PublicKey, ack: Acknowledgement, signature: bytes) -> bool:
+    """Whether ``signature`` is the party's signature over exactly this acknowledgement."""
+    return _verify(public_key, signature, ack_digest(ack))
+
+
+# --- Raw keys as hex ---------------------------------------------------------------------------------------------
+
+
+def key_to_hex(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    """The raw 32-byte key (RFC 8032 encoding; a private key's seed) as 64 lowercase hex digits."""
+    if isinstance(key, Ed25519PrivateKey):
+        return key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()).hex()
+    return key.public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
+
+def _raw_key(text: str, what: str) -> bytes:
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError as exc:
+        raise ValueError(f"{what} must be {2 * KEY_SIZE} hex digits") from exc
+    if len(raw) != KEY_SIZE:
+        raise ValueError(f"{what} must be {2 * KEY_SIZE} hex digits, got {len(text.strip())}")
+    return raw
+
+
+def private_key_from_hex(text: str) -> Ed25519PrivateKey:
+    """An Ed25519 private key from its 32-byte seed in hex."""
+    return Ed25519PrivateKey.from_private_bytes(_raw_key(text, "an Ed25519 private key"))
+
+
+def public_key_from_hex(text: str) -> Ed25519PublicKey:
+    """An Ed25519 public key from its 32 raw bytes in hex.
+
+    Any 32 bytes load (OpenSSL does not check the point here); bytes that are not a valid key verify nothing.
+    """
+    return Ed25519PublicKey.from_public_bytes(_raw_key(text, "an Ed25519 public key"))
