@@ -4,56 +4,13 @@ in the middle of a burst of writes; an SSE client that reconnects with Last-Even
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import orjson
 
 from tests.conftest import box, volume
-from tests.integration.conftest import HubProcess, cli
-
-
-class SSE:
-    """A minimal event-stream reader that remembers the last id, like a browser's EventSource."""
-
-    def __init__(self, url: str, token: str) -> None:
-        self.url, self.token = url, token
-        self.last_id: int | None = None
-        self.events: list[tuple[int, str, dict[str, Any]]] = []
-
-    def read(
-        self,
-        count: int | None = None,
-        until: Callable[[tuple[int, str, dict[str, Any]]], bool] | None = None,
-        on_open: Callable[[], None] | None = None,
-        timeout: float = 20.0,
-    ) -> list[tuple[int, str, dict[str, Any]]]:
-        """Read events (resuming after the last one seen) until ``count`` arrived or ``until`` holds; disconnect."""
-        headers = {"Authorization": f"Bearer {self.token}"}
-        if self.last_id is not None:
-            headers["Last-Event-ID"] = str(self.last_id)
-        got: list[tuple[int, str, dict[str, Any]]] = []
-        fields: dict[str, str] = {}
-        with httpx.stream("GET", self.url + "/v1/events", headers=headers, timeout=timeout) as r:
-            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
-            for line in r.iter_lines():
-                if line.startswith("retry:") and on_open is not None:
-                    on_open()  # the hub subscribes this stream before it sends anything
-                elif line == "":
-                    if "id" in fields:
-                        event = (int(fields["id"]), fields["event"], orjson.loads(fields["data"]))
-                        got.append(event)
-                        self.last_id = event[0]
-                        if len(got) == count or (until is not None and until(event)):
-                            break
-                    fields = {}
-                elif not line.startswith(":"):
-                    key, _, value = line.partition(": ")
-                    fields[key] = value
-        self.events.extend(got)
-        return got
+from tests.integration.conftest import SSE, HubProcess, cli
 
 
 def _client(hub: HubProcess, token: str) -> httpx.Client:

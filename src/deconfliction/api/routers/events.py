@@ -54,6 +54,13 @@ async def events(
         handle = hub.listeners.subscribe(caller.id)
         try:
             yield "retry: 1000\n\n"
+            if endpoint is not None and seq > 0:
+                # Resuming after N says it holds everything up to N: a hub stopped between sending those and
+                # recording them would otherwise leave them queued until something newer is streamed.
+                held = min(seq, hub.events.last(caller.id))
+                await run_write(
+                    hub, functools.partial(endpoints.mark_delivered, endpoint_id=endpoint.id, upto_seq=held)
+                )
             while True:
                 handle[1].clear()
                 with hub.store.read() as uow:
