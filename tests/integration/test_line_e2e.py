@@ -29,6 +29,7 @@ import pytest
 
 from tests.conftest import box, volume
 from tests.integration.conftest import Event, EventStream, HubProcess, cli, cli_many, parse_events
+from tests.webhook_receiver import receiver
 
 T = TypeVar("T")
 
@@ -663,3 +664,94 @@ def test_a_deadline_that_passed_while_the_hub_was_down_fires_at_start_up(line: L
     assert (told.data["step"], told.data["recipient_name"]) == ("monitors", "Charlie")
     status = recipient(line.message(alpha, msg["id"]), charlie)
     assert status["escalation"] == "monitors" and status["acknowledged_at"] is None
+
+
+# -- webhooks: a receiver that fails its first attempts, and a kill -9 in the middle of a push ---
+
+
+def test_a_failing_webhook_receiver_gets_each_delivery_exactly_once_across_a_kill_9(
+    make_line: Callable[..., Line],
+) -> None:
+    line = make_line(
+        DECONFLICTION_WEBHOOK_BASE_S="0.05", DECONFLICTION_WEBHOOK_CAP_S="0.2", DECONFLICTION_WEBHOOK_MAX_ATTEMPTS="50"
+    )
+    alpha, bravo = line["Alpha"], line["Bravo"]
+    with receiver() as rx:
+        rx.fail_next = 3  # the first three POSTs get a 500
+        r = line.http(bravo).post("/v1/endpoints", json={"name": "Bravo hook", "webhook_url": rx.url})
+        assert r.status_code == 201, r.text
+        rx.use_secret(r.json()["webhook_secret"])
+        hook = r.json()["id"]
+        sent = [line.send(alpha, [bravo], "priority", body=f"burst {i}")["id"] for i in range(12)]
+        rx.wait_until(lambda x: len(x.of_type("message.")) >= 5, timeout=20)
+        line.hub.kill9()  # somewhere in the middle of pushing the burst
+        pushed_before_kill = len(rx.of_type("message."))
+        line.hub.start()
+        sent += [line.send(alpha, [bravo], "flash", body=f"after {i}")["id"] for i in range(3)]
+        rx.wait_until(lambda x: len(x.of_type("message.")) == len(sent), timeout=30)
+        assert pushed_before_kill < len(sent)
+        assert [e["data"]["id"] for e in rx.of_type("message.")] == sent  # each once, in order, across the kill
+        assert increasing([e["id"] for e in rx.events]) and all(e["endpoint"] == hook for e in rx.events)
+        assert rx.unsigned == 0
+        assert len(rx.attempts) >= len(rx.events) + 3  # the failures were retried, with the same event ids
+        assert len(set(rx.attempts)) == len(rx.events)
+        for mid in sent:
+            poll(
+                lambda m=mid: line.message(alpha, m),
+                lambda v: [e["state"] for e in recipient(v, bravo)["endpoints"]] == ["delivered"],
+                f"{mid} recorded as delivered to the webhook",
+            )
+        state = poll(
+            lambda: line.http(bravo).get(f"/v1/endpoints/{hook}").json()["webhook"],
+            lambda w: w["backlog"] == 0,
+            "the push backlog drained",
+        )
+        assert state["state"] == "ok" and state["last_status"] == 204
+
+
+# -- line tests and line health ---
+
+
+def test_line_tests_find_a_silent_unit_and_tell_the_parties_that_share_a_channel(
+    make_line: Callable[..., Line],
+) -> None:
+    line = make_line(
+        DECONFLICTION_LINE_TEST_INTERVAL_S="0.4",
+        DECONFLICTION_LINE_TEST_ANSWER_S="0.3",
+        DECONFLICTION_LINE_TEST_MISSED_DOWN="2",
+    )
+    alpha, bravo, charlie = line["Alpha"], line["Bravo"], line["Charlie"]
+    proposed = line.http(alpha).post("/v1/channels", json={"name": "Hotline", "members": [charlie.id]})
+    assert proposed.status_code == 201, proposed.text
+    accepted = line.http(charlie).post(f"/v1/channels/{proposed.json()['id']}/accept")
+    assert accepted.json()["state"] == "active"
+    charlie_ops, charlie_sqn = line.units(charlie)  # ops answers every line test; sqn never does
+    alpha_events, bravo_events = line.stream(alpha), line.stream(bravo)
+    ops_stream = line.stream(charlie_ops)
+    answered: list[float] = []
+
+    def answer_line_tests() -> None:
+        seen: set[str] = set()
+        while not ops_stream.ended and len(answered) < 6:
+            for e in ops_stream.of_type("line.test"):
+                if e.data["test_id"] not in seen:
+                    seen.add(e.data["test_id"])
+                    done = line.http(charlie_ops).post(f"/v1/line-tests/{e.data['test_id']}/answer")
+                    assert done.status_code == 200, done.text
+                    answered.append(done.json()["rtt_ms"])
+            time.sleep(0.01)  # the unit's own polling of what its stream received
+
+    answerer = threading.Thread(target=answer_line_tests, daemon=True)
+    answerer.start()
+    down = alpha_events.wait_for("line.down", timeout=20)
+    assert down.data["party"] == {"id": charlie.id, "name": "Charlie"} and down.data["endpoint"].startswith("unit_")
+    seen_by_alpha = line.http(alpha).get(f"/v1/parties/{charlie.id}/line").json()
+    states = sorted((e["state"], e["rtt_ms"] is not None) for e in seen_by_alpha["endpoints"])
+    assert states == [("down", False), ("up", True)] and seen_by_alpha["state"] == "degraded"
+    assert all(e["endpoint"].startswith("unit_") for e in seen_by_alpha["endpoints"])
+    own = {e["endpoint"]: e for e in line.http(charlie).get(f"/v1/parties/{charlie.id}/line").json()["endpoints"]}
+    assert own["Charlie sqn"]["state"] == "down" and own["Charlie ops"]["state"] == "up"
+    assert line.http(bravo).get(f"/v1/parties/{charlie.id}/line").status_code == 404  # no channel with Charlie
+    assert not bravo_events.of_type("line.down")
+    assert answered and all(rtt >= 0 for rtt in answered)
+    answerer.join(timeout=20)
