@@ -22,6 +22,7 @@ from deconfliction.service.hub import Hub, Tx
 from deconfliction.store.port import UnitOfWork
 
 _EXPIRED_PAGE = 1000
+_SEND_PAGE = 500
 
 
 class LineScheduler:
@@ -53,7 +54,9 @@ class LineScheduler:
         for endpoint_id in dict.fromkeys(lt.endpoint_id for lt in expired):
             if endpoint_id in by_id:
                 evaluate(self.hub, tx, by_id[endpoint_id])
-        due = [ep for ep in by_id.values() if self._is_due(ep, tx.now)]
+        # At most a page per pass: 10,000 endpoints starting together are tested over 20 passes, not in one
+        # transaction that would hold up every other write.
+        due = [ep for ep in by_id.values() if self._is_due(ep, tx.now)][:_SEND_PAGE]
         send_tests(self.hub, tx, due, None)
         return {ep.id: tx.now + self.interval for ep in due}
 
