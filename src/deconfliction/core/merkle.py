@@ -57,7 +57,7 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 def _split(n: int) -> int:
     """The RFC's ``k``: the largest power of two strictly smaller than ``n`` (n >= 2)."""
-    return 1 << (n.bit_length() - 1)
+    return 1 << ((n - 1).bit_length() - 1)
 
 
 def _check_hash(value: bytes, what: str) -> None:
