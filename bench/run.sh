@@ -20,5 +20,7 @@ for sync in OFF FULL; do
 done
 $PY -m bench.http --db "$DB" --tokens "$DB.tokens.json" --volumes "$N" --duration 10 --json "$OUT/http.json"
 $PY -m bench.baseline_postgis --volumes "$N" --queries "$Q" --json "$OUT/baseline_postgis.json"
+# The line (its own small hub: 200 declarations/s with 24 SSE endpoints, then 10,000 SSE endpoints), ~2 min
+$PY -m bench.line --json "$OUT/line.json"
 $PY -m bench.report --volumes "$N" --queries "$Q" > docs/benchmarks.md
 echo "wrote docs/benchmarks.md"
