@@ -32,23 +32,24 @@ rate (201s over the measured window), how late the generator sent (``send_lag``)
 second, and the CPU share of the hub, the reader and the generator over the whole load (warm-up included).
 Target (issue "The line"): p99 <= 50 ms from the 201.
 
-**2. 10,000 connected endpoints** (``fanout``). 100 parties with 100 endpoints each, plus a sender party with
-none, are written to the database before the hub starts (``admin.create_party`` and the store's
-``insert_endpoint``, i.e. what ``deconfliction admin create-endpoint`` stores, minus its per-name uniqueness scan,
-which is O(endpoints) per endpoint); the hub loads them at start-up. Then ``--register-sample`` more endpoints are
-registered over HTTP (for the sender party, which receives nothing) to time that path at this scale. The hub's RSS
-is read from ``/proc`` before any stream is open, and again once every stream is open (``GET /v1/events`` with the
-endpoint's token answered 200 and sent its ``retry:`` line, which the hub sends after it has subscribed the
-stream); memory per connection = the difference / connections. ``--workers`` client processes hold the streams
-(connections opened ``--connect-concurrency`` at a time per process). Then the sender posts ``--messages``
-messages, one at a time, ``POST /v1/messages {"to": [the 100 parties], "priority": "routine", "body": ...}``:
-each reaches every endpoint as ``message.received``. Per message: the 201 latency, and per endpoint receipt time
-minus the time the 201 was read (p50 / p99 / max, "last" = the last endpoint) and minus the time the POST was
+**2. 10,000 connected endpoints** (``fanout``). 100 parties with 100 endpoints each, plus a sender party with none,
+are written to the database before the hub starts (``admin.create_party`` and the store's ``insert_endpoint``, i.e.
+what ``deconfliction admin create-endpoint`` stores, minus its per-name uniqueness scan, which is O(endpoints) per
+endpoint); the hub loads them at start-up. Then ``--register-sample`` more endpoints are registered over HTTP (for
+the sender party, which receives nothing) to time that path at this scale. The hub's RSS is read from ``/proc``
+before any stream is open, and again once every stream is open (``GET /v1/events`` with the endpoint's token
+answered 200 and sent its ``retry:`` line, which the hub sends after it has subscribed the stream); memory per
+connection = the difference / connections. ``--workers`` client processes hold the streams (connections opened
+``--connect-concurrency`` at a time per process). Once the hub is idle, the CPU the hub and the clients use over
+``--idle-s`` seconds (default 16: one keep-alive period and a bit) with nothing to send. Then the sender posts
+``--messages`` messages, one at a time, ``POST /v1/messages {"to": [the 100 parties], "priority": "routine", "body":
+...}``: each reaches every endpoint as ``message.received``. Per message: the 201 latency, and per endpoint receipt
+time minus the time the 201 was read (p50 / p99 / max, "last" = the last endpoint) and minus the time the POST was
 sent (the hub answers the POST only after it has woken the streams, so many endpoints get the message before the
-sender gets its 201), how many got it, and the hub's CPU per endpoint reached; between messages
-the benchmark waits until every endpoint got it (or 120 s) and then until the hub is idle (CPU < 5 % over 200 ms),
-and reports how long the hub stayed busy after the 201 (it writes one ``delivered`` record per endpoint). At the
-end one ``GET /v1/messages/{id}`` counts the delivery records the hub marked delivered.
+sender gets its 201), how many got it, and the hub's CPU per endpoint reached; between messages the benchmark waits
+until every endpoint got it (or 120 s) and then until the hub is idle (CPU < 5 % over 200 ms), and reports how long
+the hub stayed busy after the 201 (it writes one ``delivered`` record per endpoint). At the end one ``GET
+/v1/messages/{id}`` counts the delivery records the hub marked delivered.
 
     .venv/bin/python -m bench.line --json bench/results/line.json           # both, ~2-3 min
     .venv/bin/python -m bench.line --endpoints 1000 --duration 10           # a quick check
@@ -871,6 +872,12 @@ def run_fanout(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         connect_reader_cpu = sum(cpu_s(p) for p in readers.pids())
         settle_s = wait_idle(hub.pid)
         rss_connected = rss_mb(hub.pid)
+        # The cost of holding the streams with nothing to send: the hub's keep-alive comes every 15 s per stream.
+        idle0, idle_readers0, idle_wall0 = cpu_s(hub.pid), sum(cpu_s(p) for p in readers.pids()), time.monotonic()
+        time.sleep(args.idle_s)  # measuring an idle period, not waiting for anything
+        idle_wall = time.monotonic() - idle_wall0
+        idle_hub = (cpu_s(hub.pid) - idle0) / idle_wall
+        idle_clients = (sum(cpu_s(p) for p in readers.pids()) - idle_readers0) / idle_wall
         print(
             f"fanout: {connected['connected']:,} streams open ({connected['failed']} failed) in "
             f"{connected['connect_s']:.1f} s; hub RSS {rss_before:.0f} -> {rss_connected:.0f} MB",
@@ -957,6 +964,9 @@ def run_fanout(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "connect_hub_cpu_s": connect_hub_cpu,
         "connect_reader_cpu_s": connect_reader_cpu,
         "connect_settle_s": settle_s,
+        "idle_s": args.idle_s,
+        "idle_hub_cpu_share": idle_hub,
+        "idle_clients_cpu_share": idle_clients,
         "rss_before_mb": rss_before,
         "rss_connected_mb": rss_connected,
         "rss_after_mb": rss_after,
@@ -988,6 +998,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="client processes holding the fan-out streams")
     parser.add_argument("--connect-concurrency", type=int, default=256, help="connections opening at once, each")
     parser.add_argument("--messages", type=int, default=3)
+    parser.add_argument("--idle-s", type=float, default=16.0, help="seconds the open streams are watched idle")
     parser.add_argument("--register-sample", type=int, default=20, help="endpoints registered over HTTP at scale")
     parser.add_argument(
         "--line-test-answer-s",

@@ -81,6 +81,9 @@ def line_section(line: dict[str, Any]) -> list[str]:
         f"(hub {fan['connect_hub_cpu_s']:.1f} CPU s, clients {fan['connect_reader_cpu_s']:.1f} CPU s); hub RSS "
         f"{fan['rss_before_mb']:.0f} MB before, {fan['rss_connected_mb']:.0f} MB with every stream open "
         f"({fan['kb_per_connection']:.0f} KB per connection), {fan['rss_after_mb']:.0f} MB after the messages. "
+        f"Holding them with nothing to send ({fan.get('idle_s', 0):.0f} s; a keep-alive per stream every 15 s): hub "
+        f"{fan.get('idle_hub_cpu_share', float('nan')):.0%} of a core, clients "
+        f"{fan.get('idle_clients_cpu_share', float('nan')):.0%}. "
         f"Delivery records of the first message marked delivered: {fan['delivered_records']['marked']:,} of "
         f"{fan['delivered_records']['records']:,}. Each message: `POST /v1/messages` to the {fan['parties']} "
         "parties, one at a time, the next once every endpoint has it and the hub is idle.",
