@@ -3,7 +3,8 @@
 The hub sends each endpoint a ``line.test`` event every ``line_test_interval_s`` (and whenever a party asks for an
 immediate test of a line it shares); the unit answers ``POST /v1/line-tests/{id}/answer`` with its own token within
 ``line_test_answer_s``. Each endpoint's state (``core/health.py``) is re-evaluated when a test is answered or its
-window closes. Every change is an event to the endpoint's own party (``line.state``); a change into or out of
+window closes. Every change (but a first verdict of up or degraded) is a ``line.state`` event to the endpoint's
+own party's duty endpoints (the whole party when it has none); a change into or out of
 ``down`` is also told to every party that shares an active channel with it (``line.down`` / ``line.up``), with the
 endpoint named only to coalition partners.
 """
@@ -92,7 +93,14 @@ def evaluate(hub: Hub, tx: Tx, ep: Endpoint) -> LineState:
     tx.uow.set_endpoint_line_state(ep.id, state, tx.now)
     own = hub.party(tx.uow, ep.party_id)
     change = {"state": str(state), "previous": str(previous) if previous else None, "since": iso_z(tx.now)}
-    hub.deliver(tx, own.id, "line.state", {"party": _party(own), "endpoint": ep.name, **change, "reason": why})
+    if previous is None and state is not LineState.DOWN:
+        return state  # a first verdict that is not bad news tells nobody anything
+    # To the party's duty endpoints (its other units need not hear of every unit's line); with none, the party.
+    data = {"party": _party(own), "endpoint": ep.name, **change, "reason": why}
+    duty: list[str | None] = [d.id for d in hub.endpoints.get(own.id, ()) if d.duty]
+    duty = duty or [None]
+    for endpoint_id in duty:
+        hub.deliver(tx, own.id, "line.state", data, endpoint_id=endpoint_id)
     if LineState.DOWN in (state, previous):
         type_ = "line.down" if state is LineState.DOWN else "line.up"
         for pid in sorted(_line_partners(tx.uow, own.id)):

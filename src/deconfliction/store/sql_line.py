@@ -20,6 +20,7 @@ _MARK_DELIVERED = (
     update(t.deliveries)
     .where(
         t.deliveries.c.endpoint_id == bindparam("endpoint"),
+        t.deliveries.c.seq > bindparam("after"),
         t.deliveries.c.seq <= bindparam("upto"),
         t.deliveries.c.delivered_at.is_(None),
     )
@@ -174,11 +175,14 @@ class LineQueries:
     def mark_delivered(self, endpoint_id: str, upto_seq: int, at: datetime) -> None:
         """The endpoint was sent everything of its party's log up to ``upto_seq``."""
         e = t.endpoints.c
+        before = self.conn.execute(select(e.delivered_seq).where(e.id == endpoint_id)).scalar_one()
         seq = case((e.delivered_seq < upto_seq, upto_seq), else_=e.delivered_seq)  # a stream may replay older events
         self.conn.execute(
             update(t.endpoints).where(e.id == endpoint_id).values(delivered_seq=seq, last_seen_at=codec.ts(at))
         )
-        self.conn.execute(_MARK_DELIVERED, {"endpoint": endpoint_id, "upto": upto_seq, "at": codec.ts(at)})
+        if upto_seq > before:  # everything up to ``before`` is marked already: don't walk the endpoint's history
+            params = {"endpoint": endpoint_id, "after": before, "upto": upto_seq, "at": codec.ts(at)}
+            self.conn.execute(_MARK_DELIVERED, params)
 
     def events_for_endpoint(self, party_id: str, endpoint_id: str, seq: int, limit: int) -> list[tuple[int, str, str]]:
         rows = self.conn.execute(
