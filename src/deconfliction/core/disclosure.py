@@ -26,6 +26,20 @@ def iso_z(dt: datetime) -> str:
     return text.replace("+00:00", "Z")
 
 
+def iso_z_or_none(dt: datetime | None) -> str | None:
+    return iso_z(dt) if dt is not None else None
+
+
+def same_side(a: Party, b: Party) -> bool:
+    """The same party, or coalition partners: they read each other's operations and unit names."""
+    return a.id == b.id or (a.coalition_id is not None and a.coalition_id == b.coalition_id)
+
+
+def endpoint_label(secret: bytes, viewer: Party, owner: Party, endpoint_id: str, name: str) -> str:
+    """An endpoint as ``viewer`` may see it: its name on its own side, an opaque ``unit_…`` ref otherwise."""
+    return name if same_side(viewer, owner) else endpoint_ref(secret, viewer.id, endpoint_id)
+
+
 def opaque_ref(secret: bytes, viewer_id: str, ref: ObjectRef) -> str:
     digest = hmac.new(secret, f"{viewer_id}\x00{ref.type}\x00{ref.id}".encode(), hashlib.sha256).digest()
     return "ref_" + base64.urlsafe_b64encode(digest[:18]).decode()
@@ -59,7 +73,7 @@ def _common(conflict: Conflict) -> dict[str, Any]:
         "revision": conflict.revision,
         "created_at": iso_z(conflict.created_at),
         "updated_at": iso_z(conflict.updated_at),
-        "resolved_at": iso_z(conflict.resolved_at) if conflict.resolved_at else None,
+        "resolved_at": iso_z_or_none(conflict.resolved_at),
         "resolution": str(conflict.resolution) if conflict.resolution else None,
         "overlap": {
             "footprint": ov.footprint,

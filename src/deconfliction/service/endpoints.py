@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from deconfliction.channel.webhooks import validate_webhook_url
-from deconfliction.core.disclosure import iso_z
+from deconfliction.core.disclosure import iso_z_or_none
 from deconfliction.core.errors import InvalidInput, NotFound
 from deconfliction.core.health import WebhookState
 from deconfliction.core.line import EVENT_FAMILIES, Endpoint
@@ -55,7 +55,7 @@ def create(uow: UnitOfWork, owner: Party, draft: EndpointDraft, endpoint_id: str
     """Store a new endpoint of ``owner`` (the API's and the admin CLI's common path)."""
     require_party_role(owner, "register endpoints")
     _check(draft)
-    if any(ep.name == draft.name.strip() for ep in uow.endpoints() if ep.party_id == owner.id):
+    if uow.endpoint_named(owner.id, draft.name.strip()) is not None:
         raise InvalidInput(f"{owner.name!r} already has an endpoint named {draft.name!r}.", {"field": "name"})
     endpoint = Endpoint(
         id=endpoint_id,
@@ -117,17 +117,14 @@ def record_push(hub: Hub, tx: Tx, *, endpoint: Endpoint, before: WebhookState, a
 
 
 def webhook_view(state: WebhookState) -> dict[str, Any]:
-    def at(dt: datetime | None) -> str | None:
-        return iso_z(dt) if dt is not None else None
-
     return {
         "state": state.state,
         "pushed_seq": state.pushed_seq,
         "attempts": state.attempts,
-        "next_attempt_at": at(state.next_attempt_at),
-        "last_attempt_at": at(state.last_attempt_at),
+        "next_attempt_at": iso_z_or_none(state.next_attempt_at),
+        "last_attempt_at": iso_z_or_none(state.last_attempt_at),
         "last_status": state.last_status,
         "last_error": state.last_error,
-        "last_success_at": at(state.last_success_at),
-        "dead_since": at(state.dead_since),
+        "last_success_at": iso_z_or_none(state.last_success_at),
+        "dead_since": iso_z_or_none(state.dead_since),
     }

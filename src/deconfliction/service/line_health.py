@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from deconfliction.core.disclosure import endpoint_ref, iso_z
+from deconfliction.core.disclosure import endpoint_label, iso_z, iso_z_or_none, same_side
 from deconfliction.core.errors import InvalidInput, InvalidTransition, NotFound
 from deconfliction.core.health import LineState, LineTest, line_state
 from deconfliction.core.line import LINE_TEST, Endpoint
@@ -163,11 +163,11 @@ def line_view(hub: Hub, uow: UnitOfWork, caller: Party, party_id: str, now: date
                 "endpoint": _endpoint_label(hub, caller, target, ep),
                 "state": str(state),
                 "reason": why,
-                "since": iso_z(since) if since else None,
-                "last_seen_at": iso_z(seen) if seen else None,
+                "since": iso_z_or_none(since),
+                "last_seen_at": iso_z_or_none(seen),
                 "rtt_ms": answered.rtt_ms if answered else None,
                 "last_test_at": iso_z(recent[0].sent_at) if recent else None,
-                "last_answer_at": iso_z(answered.answered_at) if answered and answered.answered_at else None,
+                "last_answer_at": iso_z_or_none(answered.answered_at) if answered else None,
             }
         )
     states = {r["state"] for r in rows}
@@ -184,12 +184,8 @@ def _party(p: Party) -> dict[str, str]:
     return {"id": p.id, "name": p.name}
 
 
-def _partners(a: Party, b: Party) -> bool:
-    return a.id == b.id or (a.coalition_id is not None and a.coalition_id == b.coalition_id)
-
-
 def _endpoint_label(hub: Hub, viewer: Party, owner: Party, ep: Endpoint) -> str:
-    return ep.name if _partners(viewer, owner) else endpoint_ref(hub.secret, viewer.id, ep.id)
+    return endpoint_label(hub.secret, viewer, owner, ep.id, ep.name)
 
 
 def _line_partners(uow: UnitOfWork, party_id: str) -> set[str]:
@@ -202,7 +198,7 @@ def _visible_party(hub: Hub, uow: UnitOfWork, caller: Party, party_id: str) -> P
     with; monitors see every line."""
     target = hub.parties.get(party_id) or uow.party(party_id)
     allowed = target is not None and (
-        caller.role is Role.MONITOR or _partners(caller, target) or target.id in _line_partners(uow, caller.id)
+        caller.role is Role.MONITOR or same_side(caller, target) or target.id in _line_partners(uow, caller.id)
     )
     if target is None or not allowed:
         raise NotFound(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deconfliction.channel.templates import load_catalog
-from deconfliction.core.disclosure import endpoint_ref, iso_z
+from deconfliction.core.disclosure import endpoint_label, endpoint_ref, iso_z, iso_z_or_none
 from deconfliction.core.errors import InvalidInput, NotFound
 from deconfliction.core.line import DELIVERY_STATES, Message, Notice, NoticeKind, Priority
 from deconfliction.core.model import Party
@@ -121,7 +121,7 @@ def recipient_view(hub: Hub, message: Message, viewer: Party, notice: Notice | N
         view["rendered"] = {"lang": rendered.lang, "title": rendered.title, "body": rendered.body}
     if notice is not None:
         view["deadline_at"] = iso_z(notice.deadline_at)
-        view["acknowledged_at"] = iso_z(notice.acknowledged_at) if notice.acknowledged_at else None
+        view["acknowledged_at"] = iso_z_or_none(notice.acknowledged_at)
         view["escalation"] = notice.step.label
     return view
 
@@ -134,7 +134,6 @@ def sender_view(hub: Hub, uow: UnitOfWork, message: Message, viewer: Party) -> d
     recipients = []
     for notice in uow.notices_of(message.id):
         party = hub.parties.get(notice.party_id)
-        partner = party is not None and party.coalition_id is not None and party.coalition_id == viewer.coalition_id
         rows = []
         for d in deliveries:
             if d.party_id != notice.party_id:
@@ -142,12 +141,14 @@ def sender_view(hub: Hub, uow: UnitOfWork, message: Message, viewer: Party) -> d
             ep = endpoints.get(d.endpoint_id)
             rows.append(
                 {
-                    "endpoint": ep.name if partner and ep else endpoint_ref(hub.secret, viewer.id, d.endpoint_id),
+                    "endpoint": endpoint_label(hub.secret, viewer, party, ep.id, ep.name)
+                    if party and ep
+                    else endpoint_ref(hub.secret, viewer.id, d.endpoint_id),
                     "state": d.state,
                     "queued_at": iso_z(d.queued_at),
-                    "delivered_at": iso_z(d.delivered_at) if d.delivered_at else None,
-                    "read_at": iso_z(d.read_at) if d.read_at else None,
-                    "acknowledged_at": iso_z(d.acknowledged_at) if d.acknowledged_at else None,
+                    "delivered_at": iso_z_or_none(d.delivered_at),
+                    "read_at": iso_z_or_none(d.read_at),
+                    "acknowledged_at": iso_z_or_none(d.acknowledged_at),
                 }
             )
         furthest = max((r["state"] for r in rows), key=DELIVERY_STATES.index, default="queued")
@@ -158,7 +159,7 @@ def sender_view(hub: Hub, uow: UnitOfWork, message: Message, viewer: Party) -> d
                 "state": "acknowledged" if notice.acknowledged_at else furthest,
                 "deadline_at": iso_z(notice.deadline_at),
                 "escalation": notice.step.label,
-                "acknowledged_at": iso_z(notice.acknowledged_at) if notice.acknowledged_at else None,
+                "acknowledged_at": iso_z_or_none(notice.acknowledged_at),
                 "note": notice.note,
                 "endpoints": rows,
             }

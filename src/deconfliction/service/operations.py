@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from deconfliction.core.disclosure import same_side
 from deconfliction.core.errors import Forbidden, InvalidTransition, InvalidVolume, NotFound, VersionConflict
 from deconfliction.core.model import Conflict, ObjectType, Operation, Party, Resolution, Role
 from deconfliction.core.volumes import Volume4D
@@ -143,6 +144,6 @@ def readable(uow: UnitOfWork, caller: Party, op_id: str) -> Operation:
         if op.party_id == caller.id:
             return op
         owner = uow.party(op.party_id)
-        if owner is not None and caller.coalition_id is not None and owner.coalition_id == caller.coalition_id:
+        if owner is not None and same_side(owner, caller):
             return op
     raise NotFound(f"No operation {op_id!r} that you may read.", {"operation_id": op_id})

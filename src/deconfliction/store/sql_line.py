@@ -151,6 +151,11 @@ class LineQueries:
         row = self.conn.execute(select(t.endpoints).where(t.endpoints.c.id == endpoint_id)).first()
         return _endpoint(row) if row else None
 
+    def endpoint_named(self, party_id: str, name: str) -> Endpoint | None:
+        e = t.endpoints.c
+        row = self.conn.execute(select(t.endpoints).where(e.party_id == party_id, e.name == name)).first()
+        return _endpoint(row) if row else None
+
     def endpoints(self) -> list[Endpoint]:
         rows = self.conn.execute(select(t.endpoints).order_by(t.endpoints.c.created_at, t.endpoints.c.id))
         return [_endpoint(r) for r in rows]

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from deconfliction.api.deps import CurrentParty, HubDep, IdempotencyKey, dumps, json_response, run_write
 from deconfliction.api.line_schemas import EndpointCreated, EndpointIn, EndpointPublic, WebhookStatus
-from deconfliction.core.disclosure import iso_z
+from deconfliction.core.disclosure import iso_z, iso_z_or_none
 from deconfliction.core.errors import InvalidInput
 from deconfliction.core.line import Endpoint
 from deconfliction.service import endpoints
@@ -34,9 +34,9 @@ def endpoint_public(hub: Hub, uow: UnitOfWork, ep: Endpoint) -> dict[str, Any]:
         "webhook_url": ep.webhook_url,
         "created_at": iso_z(ep.created_at),
         "delivered_seq": seq,
-        "last_seen_at": iso_z(seen) if seen else None,
+        "last_seen_at": iso_z_or_none(seen),
         "line_state": str(state) if state else None,
-        "line_state_since": iso_z(since) if since else None,
+        "line_state_since": iso_z_or_none(since),
         "webhook": webhook,
     }
 
