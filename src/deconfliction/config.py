@@ -61,3 +61,6 @@ class Settings(BaseSettings):
     webhook_dead_probe_s: float = Field(
         900.0, gt=0, description="How often a dead-lettered webhook is tried again on its own."
     )
+    audit_head_interval_s: float = Field(
+        60.0, gt=0, le=60, description="Longest time between two signed tree heads, even when nothing changes."
+    )

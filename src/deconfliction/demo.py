@@ -44,7 +44,7 @@ def seed(hub: Hub) -> dict[str, str]:
             if uow.party_by_name(name) is None:
                 _, tokens[name] = admin.create_party(uow, name, role, coalition, now)
             else:
-                _, tokens[name] = admin.rotate_token(uow, name)
+                _, tokens[name] = admin.rotate_token(uow, name, now)
         party = {name: uow.party_by_name(name) for name, _, _ in PARTIES}
         live = uow.operations_of([p.id for p in party.values() if p], 1, live_at=now)
     hub.reload()

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from deconfliction.api import errors
 from deconfliction.api.deps import TokenCache, refresh_endpoints, run_write
 from deconfliction.api.routers import (
+    audit,
     channels,
     conflicts,
     endpoints,
@@ -106,6 +107,17 @@ def _pusher(hub: Hub) -> WebhookPusher:
     )
 
 
+async def _heads(hub: Hub) -> None:
+    """Sign a tree head at least every ``audit_head_interval_s``, even when nothing changes."""
+    while True:
+        await asyncio.sleep(1.0)
+        try:
+            if hub.audit.head_due(hub.clock()):
+                await run_write(hub, lambda tx: None)
+        except Exception:  # the next pass will try again; the failure is logged
+            log.exception("signing a tree head failed")
+
+
 async def _checkpoint(hub: Hub) -> None:
     while True:
         await asyncio.sleep(1.0)
@@ -130,6 +142,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
             asyncio.create_task(_deadlines(the_hub)),
             asyncio.create_task(_line_tests(the_hub, LineScheduler(the_hub))),
             asyncio.create_task(pusher.run()),
+            asyncio.create_task(_heads(the_hub)),
             asyncio.create_task(_checkpoint(the_hub)),
         ]
         try:
@@ -144,7 +157,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
 
     app = FastAPI(title="Deconfliction Hub", version="1", description=DESCRIPTION, lifespan=lifespan)
     errors.install(app)
-    for module in (operations, sites, conflicts, events, parties, endpoints, channels, messages, line):
+    for module in (operations, sites, conflicts, events, parties, endpoints, channels, messages, line, audit):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])

@@ -11,9 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from deconfliction.core.disclosure import iso_z
 from deconfliction.core.errors import InvalidVolume
-from deconfliction.core.model import Operation, Site
 from deconfliction.core.volumes import (
     Volume4D,
     VolumeLimits,
@@ -80,7 +78,18 @@ class SiteCreate(_In):
 
 class AcknowledgeIn(_In):
     note: str | None = Field(None, max_length=2000)
-    signature: str | None = Field(None, max_length=8192)
+    signature: str | None = Field(
+        None,
+        max_length=128,
+        description="Optional: your Ed25519 signature (128 hex digits) over the acknowledgement digest, made with a "
+        "key registered at POST /v1/parties/{id}/keys. The digest is SHA-256 of `deconfliction-ack-v1\\n` followed "
+        "by the canonical JSON of {acknowledged_at_ms, notice_leaf_hash, object_id, party_id, revision, statement: "
+        '"received and understood"}; notice_leaf_hash is the `receipt.leaf_hash` of the event that notified you.',
+    )
+    signed_at: AwareDatetime | None = Field(
+        None, description="With a signature: the time you signed (acknowledged_at_ms), within 5 minutes of the hub's."
+    )
+    key_id: str | None = Field(None, max_length=100, description="With a signature: which of your keys signed.")
 
 
 # -- out ---
@@ -211,50 +220,6 @@ def to_operation_draft(body: OperationCreate, limits: VolumeLimits) -> Operation
         callsign=body.callsign,
         priority=body.priority,
     )
-
-
-def volume_public(volume: Volume4D) -> dict[str, Any]:
-    band = volume.altitude
-    return {
-        "footprint": volume.footprint.geojson,
-        "radius_m": volume.footprint.radius_m,
-        "altitude": None
-        if band is None
-        else {"lower": band.lower, "upper": band.upper, "reference": str(band.reference)},
-        "time": {"start": iso_z(volume.time.start), "end": iso_z(volume.time.end)},
-    }
-
-
-def operation_public(op: Operation, now: datetime) -> dict[str, Any]:
-    return {
-        "id": op.id,
-        "party_id": op.party_id,
-        "version": op.version,
-        "state": str(op.state(now)),
-        "volumes": [volume_public(v) for v in op.volumes],
-        "description": op.description,
-        "callsign": op.callsign,
-        "priority": op.priority,
-        "created_at": iso_z(op.created_at),
-        "updated_at": iso_z(op.updated_at),
-    }
-
-
-def site_public(site: Site) -> dict[str, Any]:
-    return {
-        "id": site.id,
-        "party_id": site.party_id,
-        "version": site.version,
-        "name": site.name,
-        "category": site.category,
-        "footprint": site.volume.footprint.geojson,
-        "radius_m": site.volume.footprint.radius_m,
-        "valid_from": iso_z(site.volume.time.start),
-        "valid_to": iso_z(site.volume.time.end),
-        "recipients": sorted(site.recipients) if site.recipients is not None else None,
-        "withdrawn": site.withdrawn,
-        "created_at": iso_z(site.created_at),
-    }
 
 
 def to_volume_parts(

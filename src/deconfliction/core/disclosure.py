@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from deconfliction.core.model import Conflict, ObjectRef, Party, Role
-from deconfliction.core.volumes import AltitudeBand
+from deconfliction.core.model import Conflict, ObjectRef, Operation, Party, Role, Site
+from deconfliction.core.volumes import AltitudeBand, Volume4D
 
 
 def iso_z(dt: datetime) -> str:
@@ -120,3 +120,81 @@ def _monitor_view(conflict: Conflict, parties: Mapping[str, Party], viewer: Part
         )
     ]
     return view
+
+
+# --- One's own objects, in full (the owner and its coalition) -----------------------------------------------------
+
+
+def volume_public(volume: Volume4D) -> dict[str, Any]:
+    band = volume.altitude
+    return {
+        "footprint": volume.footprint.geojson,
+        "radius_m": volume.footprint.radius_m,
+        "altitude": None
+        if band is None
+        else {"lower": band.lower, "upper": band.upper, "reference": str(band.reference)},
+        "time": {"start": iso_z(volume.time.start), "end": iso_z(volume.time.end)},
+    }
+
+
+def operation_public(op: Operation, now: datetime) -> dict[str, Any]:
+    return {
+        "id": op.id,
+        "party_id": op.party_id,
+        "version": op.version,
+        "state": str(op.state(now)),
+        "volumes": [volume_public(v) for v in op.volumes],
+        "description": op.description,
+        "callsign": op.callsign,
+        "priority": op.priority,
+        "created_at": iso_z(op.created_at),
+        "updated_at": iso_z(op.updated_at),
+    }
+
+
+def site_public(site: Site) -> dict[str, Any]:
+    return {
+        "id": site.id,
+        "party_id": site.party_id,
+        "version": site.version,
+        "name": site.name,
+        "category": site.category,
+        "footprint": site.volume.footprint.geojson,
+        "radius_m": site.volume.footprint.radius_m,
+        "valid_from": iso_z(site.volume.time.start),
+        "valid_to": iso_z(site.volume.time.end),
+        "recipients": sorted(site.recipients) if site.recipients is not None else None,
+        "withdrawn": site.withdrawn,
+        "created_at": iso_z(site.created_at),
+    }
+
+
+def conflict_record(conflict: Conflict, secret: bytes) -> dict[str, Any]:
+    """A conflict as the record keeps it: one document that both parties and the monitors may read. Each side's
+    object appears as the opaque ref the *other* side knows it by; acknowledgements carry their signatures."""
+    doc = _common(conflict)
+    doc["acknowledgements"] = [
+        {
+            "party_id": a.party_id,
+            "at": iso_z(a.at),
+            "revision": a.revision,
+            "note": a.note,
+            "signature": a.signature,
+            "key_id": a.key_id,
+            "signed_at": iso_z_or_none(a.signed_at),
+        }
+        for a in conflict.acknowledgements
+    ]
+    doc["sides"] = [
+        {
+            "party_id": side.party_id,
+            "object_type": str(side.type),
+            "object_ref": opaque_ref(secret, other.party_id, side),
+            "altitude": _band(band),
+        }
+        for side, other, band in (
+            (conflict.a, conflict.b, conflict.overlap.altitude_a),
+            (conflict.b, conflict.a, conflict.overlap.altitude_b),
+        )
+    ]
+    return doc

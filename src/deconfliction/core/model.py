@@ -136,7 +136,9 @@ class Acknowledgement:
     at: datetime
     revision: int
     note: str | None = None
-    signature: str | None = None
+    signature: str | None = None  # the party's Ed25519 signature (hex) over core.record.ack_digest
+    key_id: str | None = None
+    signed_at: datetime | None = None  # the time the party put in what it signed
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ import hmac
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from typing import Any
 
@@ -113,6 +114,11 @@ def entry_commitment(fields: Mapping[str, Any], salt: bytes) -> bytes:
     return sha256(entry_document(fields, salt)).digest()
 
 
+def document_leaf_hash(document: bytes) -> bytes:
+    """The leaf hash of an entry from its document: ``leaf_hash(SHA-256(document))``."""
+    return leaf_hash(sha256(document).digest())
+
+
 def entry_leaf_hash(fields: Mapping[str, Any], salt: bytes) -> bytes:
     """The leaf hash the log holds for an entry: ``leaf_hash(entry_commitment(fields, salt))``."""
     return leaf_hash(entry_commitment(fields, salt))
@@ -135,7 +141,7 @@ def verify_entry_document(document: bytes, leaf: bytes) -> bool:
             return False
     except ValueError:
         return False
-    return len(leaf) == HASH_SIZE and hmac.compare_digest(leaf_hash(sha256(document).digest()), leaf)
+    return len(leaf) == HASH_SIZE and hmac.compare_digest(document_leaf_hash(document), leaf)
 
 
 # --- Signed tree heads -------------------------------------------------------------------------------------------
@@ -272,3 +278,87 @@ def public_key_from_hex(text: str) -> Ed25519PublicKey:
     Any 32 bytes load (OpenSSL does not check the point here); bytes that are not a valid key verify nothing.
     """
     return Ed25519PublicKey.from_public_bytes(_raw_key(text, "an Ed25519 public key"))
+
+
+# --- Times ---------------------------------------------------------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def to_ms(at: datetime) -> int:
+    """Milliseconds since the Unix epoch, exactly (no float rounding): how the record holds times."""
+    return (at - _EPOCH) // _MS
+
+
+def from_ms(at_ms: int) -> datetime:
+    return _EPOCH + at_ms * _MS
+
+
+# --- Log entries and receipts ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One entry as the hub stores it: its public part (index, time, leaf hash) and its salted document, shown
+    only to ``visible`` (party ids; ``None``: every party)."""
+
+    index: int
+    at_ms: int
+    kind: str
+    subject: str | None
+    visible: frozenset[str] | None
+    document: bytes
+    leaf_hash: bytes
+
+    def visible_to(self, party_id: str) -> bool:
+        return self.visible is None or party_id in self.visible
+
+
+@dataclass(frozen=True, slots=True)
+class SignedHead:
+    head: TreeHead
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PartyKey:
+    """An Ed25519 public key a party signs its acknowledgements with."""
+
+    id: str
+    party_id: str
+    public_key: str  # 64 hex digits
+    created_at_ms: int
+    revoked_at_ms: int | None = None
+
+
+def entry_fields(index: int, at_ms: int, kind: str, subject: str | None, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of the log's entry ``index``: its place, time (ms, UTC), kind, the object it is about and the
+    change itself. Position and time sit inside the commitment, so a disclosed document proves both."""
+    return {"index": index, "at_ms": at_ms, "kind": kind, "subject": subject, "data": dict(data)}
+
+
+_RECEIPT_CONTEXT = b"deconfliction-receipt-v1\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The hub's word that entry ``index`` with this leaf hash was logged at ``at_ms``: a notice carries the receipt
+    of the entry it is about, so its recipient can later prove what it was told, and when, without the hub."""
+
+    index: int
+    leaf_hash: bytes
+    at_ms: int
+
+    def message(self) -> bytes:
+        return _RECEIPT_CONTEXT + canonical_json(
+            {"at_ms": self.at_ms, "index": self.index, "leaf_hash": self.leaf_hash.hex()}
+        )
+
+
+def sign_receipt(private_key: Ed25519PrivateKey, receipt: Receipt) -> bytes:
+    return private_key.sign(receipt.message())
+
+
+def verify_receipt(public_key: Ed25519PublicKey, receipt: Receipt, signature: bytes) -> bool:
+    return _verify(public_key, signature, receipt.message())

@@ -24,6 +24,7 @@ def create_coalition(uow: UnitOfWork, name: str, now: datetime) -> Coalition:
         raise InvalidInput(f"A coalition named {name!r} already exists.")
     coalition = Coalition(id=_id("co"), name=name)
     uow.insert_coalition(coalition, now)
+    uow.record(now, "coalition.created", coalition.id, {"coalition_id": coalition.id, "name": name}, ())
     return coalition
 
 
@@ -47,14 +48,17 @@ def create_party(
     party = Party(id=_id("pty"), name=name, role=role, coalition_id=coalition_id, language=language)
     token = new_token()
     uow.insert_party(party, token_hash(token), now)
+    data = {"party_id": party.id, "name": name, "role": str(role), "coalition_id": coalition_id, "language": language}
+    uow.record(now, "party.created", party.id, data, [party.id])
     return party, token
 
 
-def rotate_token(uow: UnitOfWork, party: str) -> tuple[Party, str]:
+def rotate_token(uow: UnitOfWork, party: str, now: datetime) -> tuple[Party, str]:
     """Give the party (by id or name) a new token; the old one is no longer stored anywhere."""
     found = find_party(uow, party)
     token = new_token()
     uow.set_token_hash(found.id, token_hash(token))
+    uow.record(now, "party.token_rotated", found.id, {"party_id": found.id}, [found.id])
     return found, token
 
 
@@ -75,4 +79,6 @@ def create_channel(uow: UnitOfWork, name: str, members: list[str], now: datetime
     ids = frozenset(p.id for p in found)
     channel = Channel(id=_id("ch"), name=name.strip(), members=ids, accepted=ids, created_by=None, created_at=now)
     uow.insert_channel(channel)
+    data = {"channel_id": channel.id, "name": channel.name, "members": sorted(ids), "opened_by": "administrator"}
+    uow.record(now, "channel.created", channel.id, data, ids)
     return channel

@@ -62,6 +62,7 @@ def create(hub: Hub, tx: Tx, proposer: Party | None, name: str, members: list[st
     )
     tx.uow.insert_channel(ch)
     event = ACTIVE if ch.active else PROPOSED
+    tx.uow.record(tx.now, "channel.created", ch.id, view(hub, ch), ch.members)
     for party_id in ch.members:
         hub.deliver(tx, party_id, event, view(hub, ch))
     return ch
@@ -75,6 +76,7 @@ def accept(hub: Hub, tx: Tx, caller: Party, channel_id: str) -> Channel:
         return ch
     tx.uow.accept_channel(ch.id, caller.id, tx.now)
     accepted = replace(ch, accepted=ch.accepted | {caller.id})
+    tx.uow.record(tx.now, "channel.accepted", ch.id, {"party_id": caller.id, **view(hub, accepted)}, ch.members)
     if accepted.active:
         for party_id in accepted.members:
             hub.deliver(tx, party_id, ACTIVE, view(hub, accepted))

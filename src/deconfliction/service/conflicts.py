@@ -17,6 +17,7 @@ from deconfliction.core.model import (
 from deconfliction.core.volumes import Volume4D, volumes_overlap
 from deconfliction.service.hub import KIND_OPERATION, KIND_SITE, Hub, Tx
 from deconfliction.service.notices import acknowledge_notice, owed_for_conflict
+from deconfliction.service.party_keys import SignedAck, check_signed_ack
 
 OPENED = "conflict.opened"
 CHANGED = "conflict.changed"
@@ -137,7 +138,7 @@ def acknowledge(
     caller: Party,
     conflict_id: str,
     note: str | None,
-    signature: str | None,
+    signed: SignedAck | None,
     endpoint_id: str | None = None,
 ) -> Conflict:
     """Record that ``caller`` (through ``endpoint_id``, if an endpoint) received and understood the conflict as it
@@ -145,10 +146,19 @@ def acknowledge(
     conflict = visible_conflict(hub, tx, caller, conflict_id)
     if caller.id not in conflict.party_ids:
         raise NotFound(f"No conflict {conflict_id!r} among those you are party to.", {"conflict_id": conflict_id})
-    acknowledge_notice(tx, conflict.id, caller.id, endpoint_id, note)
+    key_id = check_signed_ack(tx, caller, conflict, signed) if signed is not None else None  # before any write
+    acknowledge_notice(hub, tx, conflict.id, caller.id, endpoint_id, note)
     if any(a.party_id == caller.id for a in conflict.current_acknowledgements()):
         return conflict  # already acknowledged at this revision: acknowledging twice changes nothing
-    ack = Acknowledgement(party_id=caller.id, at=tx.now, revision=conflict.revision, note=note, signature=signature)
+    ack = Acknowledgement(
+        party_id=caller.id,
+        at=tx.now,
+        revision=conflict.revision,
+        note=note,
+        signature=signed.signature.lower() if signed else None,
+        key_id=key_id,
+        signed_at=signed.signed_at if signed else None,
+    )
     tx.uow.insert_acknowledgement(conflict.id, ack)
     acknowledged = replace(conflict, acknowledgements=(*conflict.acknowledgements, ack), updated_at=tx.now)
     tx.uow.update_conflict(acknowledged)

@@ -12,13 +12,14 @@ from datetime import datetime
 from typing import Any
 
 from deconfliction.channel.webhooks import validate_webhook_url
-from deconfliction.core.disclosure import iso_z_or_none
+from deconfliction.core.disclosure import iso_z, iso_z_or_none
 from deconfliction.core.errors import InvalidInput, NotFound
 from deconfliction.core.health import WebhookState
 from deconfliction.core.line import EVENT_FAMILIES, Endpoint
 from deconfliction.core.model import Party
 from deconfliction.service.hub import Hub, Tx, new_token, token_hash
 from deconfliction.service.operations import require_party_role
+from deconfliction.service.record import log_about, record_ref
 from deconfliction.store.port import UnitOfWork
 
 
@@ -69,6 +70,15 @@ def create(uow: UnitOfWork, owner: Party, draft: EndpointDraft, endpoint_id: str
     token = new_token()
     secret = secrets.token_hex(32) if draft.webhook_url else None
     uow.insert_endpoint(endpoint, token_hash(token), secret)
+    data = {
+        "endpoint_id": endpoint.id,
+        "party_id": owner.id,
+        "name": endpoint.name,
+        "duty": endpoint.duty,
+        "subscriptions": sorted(endpoint.subscriptions) if endpoint.subscriptions is not None else None,
+        "webhook": endpoint.webhook_url is not None,
+    }
+    uow.record(now, "endpoint.registered", endpoint.id, data, [owner.id])
     return Registered(endpoint, token, secret)
 
 
@@ -89,19 +99,34 @@ def rotate_token(hub: Hub, tx: Tx, caller: Party, endpoint_id: str) -> tuple[End
     ep = own(tx.uow, caller, endpoint_id)
     token = new_token()
     tx.uow.set_endpoint_token_hash(ep.id, token_hash(token))
+    tx.uow.record(tx.now, "endpoint.token_rotated", ep.id, {"endpoint_id": ep.id, "party_id": caller.id}, [caller.id])
     return ep, token
 
 
 def disable(hub: Hub, tx: Tx, caller: Party, endpoint_id: str) -> Endpoint:
     ep = own(tx.uow, caller, endpoint_id)
     tx.uow.disable_endpoint(ep.id)
+    tx.uow.record(tx.now, "endpoint.disabled", ep.id, {"endpoint_id": ep.id, "party_id": caller.id}, [caller.id])
     hub.refresh_endpoints(tx.uow)
     return ep
 
 
-def mark_delivered(tx: Tx, *, endpoint_id: str, upto_seq: int) -> None:
+def _log_deliveries(hub: Hub, tx: Tx, endpoint_id: str, party_id: str, delivered: list[tuple[str, int]]) -> None:
+    """One entry per notice delivered, shown to whoever may read the entry the notice is about."""
+    for notice_id, seq in delivered:
+        data = {
+            "notice_id": notice_id,
+            "party_id": party_id,
+            "endpoint_ref": record_ref(hub.secret, endpoint_id),
+            "seq": seq,
+            "delivered_at": iso_z(tx.now),
+        }
+        log_about(tx.uow, tx.now, "notice.delivered", notice_id, data, also=[party_id])
+
+
+def mark_delivered(hub: Hub, tx: Tx, *, endpoint_id: str, party_id: str, upto_seq: int) -> None:
     """The endpoint's stream was sent its party's log up to ``upto_seq``."""
-    tx.uow.mark_delivered(endpoint_id, upto_seq, tx.now)
+    _log_deliveries(hub, tx, endpoint_id, party_id, tx.uow.mark_delivered(endpoint_id, upto_seq, tx.now))
 
 
 def record_push(hub: Hub, tx: Tx, *, endpoint: Endpoint, before: WebhookState, after: WebhookState) -> None:
@@ -109,7 +134,8 @@ def record_push(hub: Hub, tx: Tx, *, endpoint: Endpoint, before: WebhookState, a
     it recovers."""
     tx.uow.save_webhook_state(after)
     if after.pushed_seq > before.pushed_seq:
-        tx.uow.mark_delivered(endpoint.id, after.pushed_seq, tx.now)
+        delivered = tx.uow.mark_delivered(endpoint.id, after.pushed_seq, tx.now)
+        _log_deliveries(hub, tx, endpoint.id, endpoint.party_id, delivered)
     if (after.dead_since is None) != (before.dead_since is None):
         type_ = "line.webhook_dead" if after.dead_since else "line.webhook_recovered"
         data = {"endpoint": endpoint.name, "endpoint_id": endpoint.id, **webhook_view(after)}

@@ -12,6 +12,7 @@ from deconfliction.core.line import Notice, NoticeKind, Step
 from deconfliction.service import messages
 from deconfliction.service.hub import Hub, Tx
 from deconfliction.service.notices import escalation_payload
+from deconfliction.service.record import log_about
 
 OVERDUE = "notice.overdue"  # to the recipient's duty endpoints, then to the monitors
 ESCALATED = "notice.escalated"  # to the sender, at every step
@@ -44,6 +45,8 @@ def escalate(hub: Hub, tx: Tx, limit: int = 1000) -> int:
             escalated = notice.escalated()
             tx.uow.update_notice(escalated)
             payload = escalation_payload(notice, escalated)
+            monitors = [m.id for m in hub.monitors()] if escalated.step is Step.MONITORS else []
+            log_about(tx.uow, tx.now, "notice.escalated", notice.id, dict(payload), also=monitors)
             if escalated.step is Step.RESENT:
                 _resend(hub, tx, notice, escalated)
             elif escalated.step is Step.DUTY:

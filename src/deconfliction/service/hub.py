@@ -19,12 +19,13 @@ import orjson
 
 from deconfliction.channel.events import EventLog, Listeners
 from deconfliction.config import Settings
-from deconfliction.core.disclosure import conflict_view
+from deconfliction.core.disclosure import conflict_record, conflict_view, same_side
 from deconfliction.core.errors import DeconflictionError, InvalidInput
 from deconfliction.core.index import Envelope, Key, SpatioTemporalIndex
 from deconfliction.core.line import Delivery, Endpoint
 from deconfliction.core.model import Conflict, ObjectType, Party, Role
 from deconfliction.core.volumes import Buffers, Volume4D, VolumeLimits
+from deconfliction.service.record import AuditLog
 from deconfliction.service.writer import GroupCommitWriter
 from deconfliction.store import codec
 from deconfliction.store.port import Store, UnitOfWork
@@ -75,6 +76,7 @@ class Hub:
         self.parties: dict[str, Party] = {}
         self.endpoints: dict[str, list[Endpoint]] = {}  # by party, enabled ones only
         self.secret = b""
+        self.audit = AuditLog(settings.audit_head_interval_s)
         self._writer: GroupCommitWriter | None = None
         self._last_id_ms = 0
         self._id_seq = 0
@@ -91,6 +93,7 @@ class Hub:
                 secret = secrets.token_hex(32)
                 uow.set_meta("ref_secret", secret)
         self.secret = bytes.fromhex(secret)
+        self.audit.load(self.store)
         index = SpatioTemporalIndex(codec.volume_from_text)
         recipients: dict[str, frozenset[str] | None] = {}
         now_s = now.timestamp()
@@ -149,6 +152,10 @@ class Hub:
         self._last_id_ms = ms
         return f"{prefix}_{ms:012x}{self._id_seq:04x}{secrets.token_hex(8)}"
 
+    def same_side_ids(self, party: Party) -> list[str]:
+        """The party and its coalition partners: who reads its operations in full."""
+        return [p.id for p in self.parties.values() if same_side(p, party)] or [party.id]
+
     def monitors(self) -> list[Party]:
         return [p for p in self.parties.values() if p.role is Role.MONITOR]
 
@@ -178,6 +185,7 @@ class Hub:
                         outcomes.append((True, command(tx)))
                     except DeconflictionError as exc:
                         outcomes.append((False, exc))
+                self.audit.seal(uow, tx.now)
         except Exception as exc:
             # The transaction rolled back: memory may hold changes that never reached the disk.
             self.reload()
@@ -188,6 +196,7 @@ class Hub:
                 self.execute_batch([command], [fut])
             return futures
         assert tx is not None
+        self.audit.committed()
         self.listeners.wake(tx.woken)
         for fut, (ok, value) in zip(futures, outcomes, strict=True):
             if ok:
@@ -248,11 +257,16 @@ class Hub:
         """Append the event to the log of both parties and every monitor, each with its own view. With ``notify``
         the event carries the conflict's notice to the two parties: each of their endpoints gets a delivery record.
         """
-        for pid in {*conflict.party_ids, *(m.id for m in self.monitors())}:
+        readers = {*conflict.party_ids, *(m.id for m in self.monitors())}
+        entry = tx.uow.record(tx.now, type_, conflict.id, conflict_record(conflict, self.secret), readers)
+        receipt = self.audit.receipt(entry) if notify else None
+        for pid in readers:
             viewer = self.party(tx.uow, pid)
             data = self.view(conflict, viewer)
             if data is not None:
                 notice = conflict.id if notify and pid in conflict.party_ids else None
+                if notice is not None:
+                    data["receipt"] = receipt
                 self.deliver(tx, pid, type_, data, notice_id=notice)
 
     def deliver(

@@ -20,6 +20,7 @@ from deconfliction.core.health import LineState, LineTest, line_state
 from deconfliction.core.line import LINE_TEST, Endpoint
 from deconfliction.core.model import Party, Role
 from deconfliction.service.hub import Hub, Tx
+from deconfliction.service.record import log_about, record_ref
 from deconfliction.store.port import UnitOfWork
 
 _EXPIRED_PAGE = 1000
@@ -51,6 +52,9 @@ class LineScheduler:
         Returns when those endpoints are next due: the caller applies it (``scheduled``) once this committed."""
         expired = tx.uow.expired_line_tests(tx.now, _EXPIRED_PAGE)
         tx.uow.mark_line_tests_missed([lt.id for lt in expired])
+        for lt in expired:
+            data = {"test_id": lt.id, "party_id": lt.party_id, "answer_by": iso_z(lt.answer_by)}
+            log_about(tx.uow, tx.now, "line_test.missed", lt.id, data)
         by_id = {ep.id: ep for eps in self.hub.endpoints.values() for ep in eps}
         for endpoint_id in dict.fromkeys(lt.endpoint_id for lt in expired):
             if endpoint_id in by_id:
@@ -71,6 +75,15 @@ def send_tests(hub: Hub, tx: Tx, endpoints: list[Endpoint], requested_by: str | 
     for ep in endpoints:
         lt = LineTest(hub.new_id("lt", tx.now), ep.id, ep.party_id, tx.now, answer_by, requested_by)
         tx.uow.insert_line_test(lt)
+        record = {
+            "test_id": lt.id,
+            "party_id": ep.party_id,
+            "endpoint_ref": record_ref(hub.secret, ep.id),
+            "sent_at": iso_z(lt.sent_at),
+            "answer_by": iso_z(lt.answer_by),
+            "requested_by": requested_by,
+        }
+        tx.uow.record(tx.now, "line_test.sent", lt.id, record, {ep.party_id, *([requested_by] if requested_by else [])})
         data = {
             "test_id": lt.id,
             "sent_at": iso_z(lt.sent_at),
@@ -93,6 +106,9 @@ def evaluate(hub: Hub, tx: Tx, ep: Endpoint) -> LineState:
     tx.uow.set_endpoint_line_state(ep.id, state, tx.now)
     own = hub.party(tx.uow, ep.party_id)
     change = {"state": str(state), "previous": str(previous) if previous else None, "since": iso_z(tx.now)}
+    told = _line_partners(tx.uow, own.id) if LineState.DOWN in (state, previous) else set()
+    record = {"party_id": own.id, "endpoint_ref": record_ref(hub.secret, ep.id), **change, "reason": why}
+    tx.uow.record(tx.now, "line.state", ep.id, record, {own.id, *told})
     if previous is None and state is not LineState.DOWN:
         return state  # a first verdict that is not bad news tells nobody anything
     # To the party's duty endpoints (its other units need not hear of every unit's line); with none, the party.
@@ -103,7 +119,7 @@ def evaluate(hub: Hub, tx: Tx, ep: Endpoint) -> LineState:
         hub.deliver(tx, own.id, "line.state", data, endpoint_id=endpoint_id)
     if LineState.DOWN in (state, previous):
         type_ = "line.down" if state is LineState.DOWN else "line.up"
-        for pid in sorted(_line_partners(tx.uow, own.id)):
+        for pid in sorted(told):
             viewer = hub.party(tx.uow, pid)
             data = {"party": _party(own), "endpoint": _endpoint_label(hub, viewer, own, ep), **change}
             hub.deliver(tx, pid, type_, data)
@@ -129,6 +145,8 @@ def answer(hub: Hub, tx: Tx, caller: Party, endpoint: Endpoint | None, test_id: 
                 {"test_id": test_id, "answer_by": iso_z(lt.answer_by)},
             )
         tx.uow.answer_line_test(lt.id, tx.now)
+        data = {"test_id": lt.id, "party_id": lt.party_id, "answered_at": iso_z(tx.now)}
+        log_about(tx.uow, tx.now, "line_test.answered", lt.id, data)
         lt = LineTest(lt.id, lt.endpoint_id, lt.party_id, lt.sent_at, lt.answer_by, lt.requested_by, tx.now)
     state = evaluate(hub, tx, endpoint)
     assert lt.answered_at is not None

@@ -18,6 +18,7 @@ from deconfliction.core.model import Party
 from deconfliction.service.hub import Hub, Tx
 from deconfliction.service.notices import ack_window_s, acknowledge_notice, new_notice
 from deconfliction.service.operations import require_party_role
+from deconfliction.service.record import log_about, record_ref
 from deconfliction.store.port import UnitOfWork
 
 RECEIVED = "message.received"
@@ -92,11 +93,15 @@ def send(hub: Hub, tx: Tx, caller: Party, draft: MessageDraft) -> Message:
         refs=draft.refs,
     )
     tx.uow.insert_message(message)
+    record = {k: v for k, v in recipient_view(hub, message, caller, None).items() if k != "rendered"}
+    entry = tx.uow.record(tx.now, "message.sent", message.id, record, {caller.id, *recipients})
+    receipt = hub.audit.receipt(entry)
     for party_id in recipients:
         notice = new_notice(tx, NoticeKind.MESSAGE, message.id, party_id, caller.id, draft.priority, window)
         tx.uow.insert_notice(notice)
         recipient = hub.party(tx.uow, party_id)
-        hub.deliver(tx, party_id, RECEIVED, recipient_view(hub, message, recipient, notice), notice_id=message.id)
+        data = {**recipient_view(hub, message, recipient, notice), "receipt": receipt}
+        hub.deliver(tx, party_id, RECEIVED, data, notice_id=message.id)
     return message
 
 
@@ -192,6 +197,8 @@ def mark_read(hub: Hub, tx: Tx, caller: Party, endpoint_id: str | None, message_
     message = _received(tx, caller, message_id)
     if endpoint_id is not None:
         tx.uow.set_delivery_time(message.id, endpoint_id, "read_at", tx.now)
+        data = {"notice_id": message.id, "party_id": caller.id, "endpoint_ref": record_ref(hub.secret, endpoint_id)}
+        log_about(tx.uow, tx.now, "notice.read", message.id, {**data, "at": iso_z(tx.now)})
     return view(hub, tx.uow, caller, message)
 
 
@@ -200,7 +207,7 @@ def acknowledge(
 ) -> dict[str, Any]:
     """Received and understood — never approval. Acknowledging twice changes nothing."""
     message = _received(tx, caller, message_id)
-    acknowledged = acknowledge_notice(tx, message.id, caller.id, endpoint_id, note)
+    acknowledged = acknowledge_notice(hub, tx, message.id, caller.id, endpoint_id, note)
     if acknowledged is not None:
         data = {
             "message_id": message.id,

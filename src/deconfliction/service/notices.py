@@ -10,6 +10,7 @@ from deconfliction.core.disclosure import iso_z
 from deconfliction.core.line import Notice, NoticeKind, Priority, priority_of_operations
 from deconfliction.core.model import Conflict, ObjectType
 from deconfliction.service.hub import Hub, Tx
+from deconfliction.service.record import log_about, record_ref
 
 
 def ack_window_s(settings: Settings, priority: Priority) -> float:
@@ -59,13 +60,24 @@ def owed_for_conflict(hub: Hub, tx: Tx, conflict: Conflict, known: dict[str, int
 
 
 def acknowledge_notice(
-    tx: Tx, notice_id: str, party_id: str, endpoint_id: str | None, note: str | None
+    hub: Hub, tx: Tx, notice_id: str, party_id: str, endpoint_id: str | None, note: str | None
 ) -> Notice | None:
     """Stamp the party's acknowledgement (and the acknowledging endpoint's delivery); None when nothing is owed."""
     notice = tx.uow.notice(notice_id, party_id)
     if endpoint_id is not None:
         tx.uow.set_delivery_time(notice_id, endpoint_id, "acknowledged_at", tx.now)
-    if notice is None or notice.acknowledged_at is not None:
+    owed = notice is not None and notice.acknowledged_at is None
+    if owed or endpoint_id is not None:
+        data = {
+            "notice_id": notice_id,
+            "party_id": party_id,
+            "endpoint_ref": record_ref(hub.secret, endpoint_id) if endpoint_id else None,
+            "at": iso_z(tx.now),
+            "note": note,
+            "first": owed,
+        }
+        log_about(tx.uow, tx.now, "notice.acknowledged", notice_id, data, also=[party_id])
+    if notice is None or not owed:
         return None
     acknowledged = replace(notice, acknowledged_at=tx.now, acknowledged_by=endpoint_id, note=note)
     tx.uow.update_notice(acknowledged)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from deconfliction.core.disclosure import same_side
+from deconfliction.core.disclosure import operation_public, same_side
 from deconfliction.core.errors import Forbidden, InvalidTransition, InvalidVolume, NotFound, VersionConflict
 from deconfliction.core.model import Conflict, ObjectType, Operation, Party, Resolution, Role
 from deconfliction.core.volumes import Volume4D
@@ -51,6 +51,11 @@ def _unindex(hub: Hub, op: Operation) -> None:
         hub.index.remove((ObjectType.OPERATION, op.id, i))
 
 
+def _log(hub: Hub, tx: Tx, kind: str, op: Operation, owner: Party) -> None:
+    """The operation's entry in the record, shown in full to its owner and coalition partners only."""
+    tx.uow.record(tx.now, kind, op.id, operation_public(op, tx.now), hub.same_side_ids(owner))
+
+
 def declare(hub: Hub, tx: Tx, caller: Party, draft: OperationDraft) -> OperationResult:
     require_party_role(caller, "declare operations")
     _check_not_past(draft, tx)
@@ -66,6 +71,7 @@ def declare(hub: Hub, tx: Tx, caller: Party, draft: OperationDraft) -> Operation
         priority=draft.priority,
     )
     tx.uow.insert_operation(op)
+    _log(hub, tx, "operation.declared", op, caller)
     conflicts = reconcile(hub, tx, Subject(ObjectType.OPERATION, op.id, caller, op.volumes), True, Resolution.CHANGED)
     _index(hub, op, caller.coalition_id)
     return OperationResult(op, conflicts)
@@ -104,6 +110,7 @@ def update(hub: Hub, tx: Tx, caller: Party, op_id: str, if_match: int, draft: Op
         updated_at=tx.now,
     )
     tx.uow.update_operation(changed)
+    _log(hub, tx, "operation.changed", changed, caller)
     _unindex(hub, op)
     subject = Subject(ObjectType.OPERATION, op.id, caller, changed.volumes)
     conflicts = reconcile(hub, tx, subject, False, Resolution.CHANGED)
@@ -121,6 +128,7 @@ def _stop(hub: Hub, tx: Tx, caller: Party, op_id: str, cancel: bool) -> Operatio
         ended_at=None if cancel else tx.now,
     )
     tx.uow.update_operation(stopped)
+    _log(hub, tx, "operation.cancelled" if cancel else "operation.ended", stopped, caller)
     _unindex(hub, op)
     reason = Resolution.CANCELLED if cancel else Resolution.ENDED
     reconcile(hub, tx, Subject(ObjectType.OPERATION, op.id, caller, ()), False, reason)

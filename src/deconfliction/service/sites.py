@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from deconfliction.core.disclosure import site_public
 from deconfliction.core.errors import InvalidInput, InvalidTransition, NotFound
 from deconfliction.core.model import Conflict, ObjectType, Party, Resolution, Site
 from deconfliction.core.volumes import Volume4D
@@ -24,6 +25,12 @@ class SiteDraft:
 class SiteResult:
     site: Site
     conflicts: list[Conflict]
+
+
+def _log(tx: Tx, kind: str, site: Site) -> None:
+    """The site's entry in the record, shown to its owner and its recipients (every party when there is no list)."""
+    visible = None if site.recipients is None else {site.party_id, *site.recipients}
+    tx.uow.record(tx.now, kind, site.id, site_public(site), visible)
 
 
 def notify(hub: Hub, tx: Tx, caller: Party, draft: SiteDraft) -> SiteResult:
@@ -48,6 +55,7 @@ def notify(hub: Hub, tx: Tx, caller: Party, draft: SiteDraft) -> SiteResult:
         recipients=draft.recipients,
     )
     tx.uow.insert_site(site)
+    _log(tx, "site.notified", site)
     subject = Subject(ObjectType.SITE, site.id, caller, (site.volume,), site.recipients)
     conflicts = reconcile(hub, tx, subject, True, Resolution.CHANGED)
     hub.index_volume((ObjectType.SITE, site.id, 0), site.volume, caller.id, caller.coalition_id, KIND_SITE)
@@ -64,6 +72,7 @@ def withdraw(hub: Hub, tx: Tx, caller: Party, site_id: str) -> SiteResult:
         raise InvalidTransition(f"Protected site {site_id!r} is already withdrawn.", {"site_id": site_id})
     withdrawn = replace(site, withdrawn=True, version=site.version + 1)
     tx.uow.update_site(withdrawn)
+    _log(tx, "site.withdrawn", withdrawn)
     hub.index.remove((ObjectType.SITE, site.id, 0))
     hub.site_recipients.pop(site.id, None)
     reconcile(hub, tx, Subject(ObjectType.SITE, site.id, caller, ()), False, Resolution.WITHDRAWN)

@@ -34,6 +34,7 @@ from deconfliction.core.model import (
 )
 from deconfliction.store import codec
 from deconfliction.store import tables as t
+from deconfliction.store.sql_audit import AuditQueries
 from deconfliction.store.sql_health import HealthQueries
 from deconfliction.store.sql_line import LineQueries
 
@@ -226,7 +227,7 @@ def _conflict_values(c: Conflict) -> dict[str, Any]:
     return values
 
 
-class SqlUnitOfWork(LineQueries, HealthQueries):
+class SqlUnitOfWork(LineQueries, HealthQueries, AuditQueries):
     """One transaction (or one read) on one connection."""
 
     def __init__(self, conn: Connection) -> None:
@@ -375,6 +376,8 @@ class SqlUnitOfWork(LineQueries, HealthQueries):
             "at": codec.ts(ack.at),
             "note": ack.note,
             "signature": ack.signature,
+            "key_id": ack.key_id,
+            "signed_at": codec.opt_ts(ack.signed_at),
         }
         self.conn.execute(_INSERT_ACK, values)
 
@@ -392,6 +395,8 @@ class SqlUnitOfWork(LineQueries, HealthQueries):
                     revision=a.revision,
                     note=a.note,
                     signature=a.signature,
+                    key_id=a.key_id,
+                    signed_at=codec.opt_parse_ts(a.signed_at),
                 )
             )
         return [

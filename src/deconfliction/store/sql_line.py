@@ -25,6 +25,7 @@ _MARK_DELIVERED = (
         t.deliveries.c.delivered_at.is_(None),
     )
     .values(delivered_at=bindparam("at"))
+    .returning(t.deliveries.c.notice_id, t.deliveries.c.seq)
 )
 _EVENTS_FOR_ENDPOINT = (
     select(t.events.c.seq, t.events.c.type, t.events.c.data)
@@ -177,8 +178,9 @@ class LineQueries:
     def disable_endpoint(self, endpoint_id: str) -> None:
         self.conn.execute(update(t.endpoints).where(t.endpoints.c.id == endpoint_id).values(disabled=True))
 
-    def mark_delivered(self, endpoint_id: str, upto_seq: int, at: datetime) -> None:
-        """The endpoint was sent everything of its party's log up to ``upto_seq``."""
+    def mark_delivered(self, endpoint_id: str, upto_seq: int, at: datetime) -> list[tuple[str, int]]:
+        """The endpoint was sent everything of its party's log up to ``upto_seq``; returns the (notice id, event
+        seq) of the deliveries this marked."""
         e = t.endpoints.c
         before = self.conn.execute(select(e.delivered_seq).where(e.id == endpoint_id)).scalar_one()
         seq = case((e.delivered_seq < upto_seq, upto_seq), else_=e.delivered_seq)  # a stream may replay older events
@@ -187,7 +189,8 @@ class LineQueries:
         )
         if upto_seq > before:  # everything up to ``before`` is marked already: don't walk the endpoint's history
             params = {"endpoint": endpoint_id, "after": before, "upto": upto_seq, "at": codec.ts(at)}
-            self.conn.execute(_MARK_DELIVERED, params)
+            return [(r.notice_id, r.seq) for r in self.conn.execute(_MARK_DELIVERED, params)]
+        return []
 
     def events_for_endpoint(self, party_id: str, endpoint_id: str, seq: int, limit: int) -> list[tuple[int, str, str]]:
         rows = self.conn.execute(

@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -114,6 +115,8 @@ acknowledgements = Table(
     Column("at", String, nullable=False),
     Column("note", Text),
     Column("signature", Text),
+    Column("key_id", String),  # 0004: the party key that signed it
+    Column("signed_at", String),  # 0004: the time the party signed
 )
 
 events = Table(
@@ -255,4 +258,40 @@ line_tests = Table(
     Column("decided", Boolean, nullable=False),
     Index("ix_line_tests_endpoint_sent", "endpoint_id", "sent_at"),
     Index("ix_line_tests_open", "decided", "answer_by_s"),
+)
+
+# 0004: the record (``core/merkle.py``, ``core/record.py``)
+
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("at_ms", Integer, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("subject", String),
+    Column("visible", Text),  # JSON list of the party ids shown the document; NULL = every party
+    Column("document", Text, nullable=False),  # the salted canonical JSON, exactly as committed
+    Column("leaf_hash", LargeBinary, nullable=False),
+    Index("ix_audit_entries_subject", "subject"),
+)
+
+audit_heads = Table(
+    "audit_heads",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("timestamp_ms", Integer, nullable=False),
+    Column("root_hash", LargeBinary, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+    Index("ix_audit_heads_size", "size"),
+)
+
+party_keys = Table(
+    "party_keys",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("party_id", String, ForeignKey("parties.id"), nullable=False, index=True),
+    Column("public_key", String, nullable=False, unique=True),
+    Column("created_at_ms", Integer, nullable=False),
+    Column("revoked_at_ms", Integer),
 )

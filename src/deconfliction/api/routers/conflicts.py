@@ -9,10 +9,11 @@ from starlette.responses import Response
 
 from deconfliction.api.deps import CurrentCaller, CurrentParty, HubDep, IdempotencyKey, dumps, json_response, run_write
 from deconfliction.api.schemas import AcknowledgeIn, ConflictListPublic, ConflictPublic
-from deconfliction.core.errors import NotFound
+from deconfliction.core.errors import InvalidInput, NotFound
 from deconfliction.core.model import ConflictStatus, Role
 from deconfliction.service import conflicts
 from deconfliction.service.hub import Tx
+from deconfliction.service.party_keys import SignedAck
 
 router = APIRouter(prefix="/v1/conflicts", tags=["conflicts"])
 
@@ -57,13 +58,18 @@ async def acknowledge_conflict(
     and does not make the overlap acceptable. The other party is told. A changed overlap (new ``revision``) must be
     acknowledged again; acknowledging the same revision twice changes nothing."""
     note = body.note if body else None
-    signature = body.signature if body else None
+    signed = None
+    if body is not None and body.signature is not None:
+        if body.signed_at is None:
+            raise InvalidInput(
+                "A signature needs signed_at: the time you put in what you signed.", {"field": "signed_at"}
+            )
+        signed = SignedAck(body.signature, body.signed_at, body.key_id)
 
     def run(tx: Tx) -> tuple[int, bytes]:
-        conflict = conflicts.acknowledge(hub, tx, caller, conflict_id, note, signature, who.endpoint_id)
+        conflict = conflicts.acknowledge(hub, tx, caller, conflict_id, note, signed, who.endpoint_id)
         return 200, dumps(hub.view(conflict, caller))
 
-    status, content = await run_write(
-        hub, lambda tx: hub.idempotent(tx, caller, key, lambda: ["ack", conflict_id, note, signature], run)
-    )
+    request = ["ack", conflict_id, note, body.signature if body else None]
+    status, content = await run_write(hub, lambda tx: hub.idempotent(tx, caller, key, lambda: request, run))
     return json_response(status, content)

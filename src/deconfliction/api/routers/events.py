@@ -59,7 +59,10 @@ async def events(
                 # recording them would otherwise leave them queued until something newer is streamed.
                 held = min(seq, hub.events.last(caller.id))
                 await run_write(
-                    hub, functools.partial(endpoints.mark_delivered, endpoint_id=endpoint.id, upto_seq=held)
+                    hub,
+                    functools.partial(
+                        endpoints.mark_delivered, hub, endpoint_id=endpoint.id, party_id=caller.id, upto_seq=held
+                    ),
                 )
             while True:
                 handle[1].clear()
@@ -74,7 +77,10 @@ async def events(
                     seq = event_seq
                 if endpoint is not None and rows:
                     await run_write(
-                        hub, functools.partial(endpoints.mark_delivered, endpoint_id=endpoint.id, upto_seq=seq)
+                        hub,
+                        functools.partial(
+                            endpoints.mark_delivered, hub, endpoint_id=endpoint.id, party_id=caller.id, upto_seq=seq
+                        ),
                     )
                 if len(rows) == _PAGE:
                     continue

@@ -23,9 +23,9 @@ from deconfliction.api.schemas import (
     OperationListPublic,
     OperationPublic,
     OperationResultPublic,
-    operation_public,
     to_operation_draft,
 )
+from deconfliction.core.disclosure import operation_public
 from deconfliction.core.model import Party
 from deconfliction.service import operations
 from deconfliction.service.hub import Hub, Tx

@@ -8,7 +8,8 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from deconfliction.api.deps import CurrentParty, HubDep, IdempotencyKey, dumps, json_response, run_write
-from deconfliction.api.schemas import SiteCreate, SitePublic, SiteResultPublic, site_public, to_volume_parts
+from deconfliction.api.schemas import SiteCreate, SitePublic, SiteResultPublic, to_volume_parts
+from deconfliction.core.disclosure import site_public
 from deconfliction.core.errors import NotFound
 from deconfliction.service import sites
 from deconfliction.service.hub import Tx

@@ -1,0 +1,157 @@
+"""The hub's side of the record: its signing key, the Merkle tree over the log, signed heads and receipts.
+
+Use cases append entries with ``tx.uow.record(...)`` in their own transaction. Before the batch commits, ``seal``
+extends the in-memory tree with what the batch appended (and with anything another process, such as the admin
+CLI, appended meanwhile), signs the new head and stores it in the same transaction: every committed change has
+its entry, and every committed batch its signed head. When nothing changed, a head is still signed once every
+``audit_head_interval_s`` so that a party can tell a quiet log from a stalled one.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from deconfliction.core.disclosure import endpoint_ref, iso_z
+from deconfliction.core.merkle import MerkleLog
+from deconfliction.core.record import (
+    LogEntry,
+    Receipt,
+    SignedHead,
+    TreeHead,
+    key_to_hex,
+    private_key_from_hex,
+    sign_head,
+    sign_receipt,
+    to_ms,
+)
+from deconfliction.core.record import from_ms as record_time
+from deconfliction.store.port import Store, UnitOfWork
+
+_KEY_META = "audit_key"
+_LOAD_CHUNK = 100_000
+
+
+def ms(at: datetime) -> int:
+    return to_ms(at)
+
+
+def from_ms(at_ms: int) -> str:
+    """A record time as RFC 3339 (UTC, ``Z``)."""
+    return iso_z(record_time(at_ms))
+
+
+def hub_key(uow: UnitOfWork) -> Ed25519PrivateKey:
+    """The hub's Ed25519 key, made on first use and kept in the database beside the log it signs."""
+    stored = uow.meta(_KEY_META)
+    if stored is None:
+        stored = secrets.token_hex(32)
+        uow.set_meta(_KEY_META, stored)
+    return private_key_from_hex(stored)
+
+
+def head_json(signed: SignedHead) -> dict[str, Any]:
+    h = signed.head
+    return {
+        "size": h.size,
+        "root_hash": h.root_hash.hex(),
+        "timestamp_ms": h.timestamp_ms,
+        "timestamp": from_ms(h.timestamp_ms),
+        "signature": signed.signature.hex(),
+    }
+
+
+def record_ref(secret: bytes, endpoint_id: str) -> str:
+    """How the record names an endpoint to those who read a delivery or an acknowledgement: nameless, and unlike the
+    ``unit_…`` refs the API shows each party. Its owner finds it as ``record_ref`` in ``GET /v1/endpoints/{id}``."""
+    return endpoint_ref(secret, "record", endpoint_id)
+
+
+def log_about(
+    uow: UnitOfWork, at: datetime, kind: str, subject: str, data: dict[str, Any], also: Iterable[str] = ()
+) -> LogEntry:
+    """Log a step in the life of ``subject`` (a delivery, a read, an acknowledgement, an escalation), shown to
+    whoever may read the last entry about it (and ``also``), and bound to that entry by index and leaf hash."""
+    about = uow.audit_latest(subject)
+    data = {**data, "about_index": about.index if about else None}
+    data["about_leaf_hash"] = about.leaf_hash.hex() if about else None
+    shown = about.visible if about is not None else frozenset()
+    visible = None if shown is None else {*shown, *also}
+    return uow.record(at, kind, subject, data, visible)
+
+
+def entry_json(entry: LogEntry, viewer_id: str) -> dict[str, Any]:
+    """An entry as ``viewer_id`` may see it: index, time and leaf hash for all; the document when it may read it."""
+    out: dict[str, Any] = {"index": entry.index, "at_ms": entry.at_ms, "leaf_hash": entry.leaf_hash.hex()}
+    if entry.visible_to(viewer_id):
+        out["document"] = entry.document.decode()
+    return out
+
+
+class AuditLog:
+    """What the hub holds in memory of its log: the tree (for heads and proofs), the key, the last head."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_ms = int(interval_s * 1000)
+        self.tree = MerkleLog()
+        self.key = Ed25519PrivateKey.generate()  # replaced by the stored key in ``load``
+        self.public_key_hex = ""
+        self.last_head: SignedHead | None = None
+        self._sealed: SignedHead | None = None
+
+    def load(self, store: Store) -> None:
+        """Read the key and every leaf hash from the store (start-up, and after a rolled-back batch)."""
+        with store.write() as uow:
+            self.key = hub_key(uow)
+        self.public_key_hex = key_to_hex(self.key.public_key())
+        leaves: list[bytes] = []
+        with store.read() as uow:
+            size = uow.audit_size()
+            for start in range(0, size, _LOAD_CHUNK):
+                leaves.extend(uow.audit_leaves(start, min(size, start + _LOAD_CHUNK)))
+            self.last_head = uow.latest_head()
+        self.tree = MerkleLog.from_leaf_hashes(leaves)
+        self._sealed = None
+
+    def head_due(self, now: datetime) -> bool:
+        last = self.last_head
+        return last is None or ms(now) - last.head.timestamp_ms >= self.interval_ms
+
+    def seal(self, uow: UnitOfWork, now: datetime) -> None:
+        """Bring the tree up to this transaction's log and, when it grew or a head is due, sign and store a head."""
+        appended = uow.recorded()
+        tree = self.tree
+        start = appended[0].index if appended else uow.audit_size()
+        if start > tree.size:  # another process (the admin CLI) appended entries since
+            tree.extend(uow.audit_leaves(tree.size, start))
+        grew = bool(appended) or self.last_head is None or self.last_head.head.size != tree.size
+        for entry in appended:
+            tree.append(entry.leaf_hash)
+        if not (grew or self.head_due(now)):
+            return
+        last = self.last_head
+        head = TreeHead(tree.size, tree.root(), max(ms(now), last.head.timestamp_ms if last else 0))
+        signed = SignedHead(head, sign_head(self.key, head))
+        uow.insert_head(signed)
+        self._sealed = signed
+
+    def committed(self) -> None:
+        """The batch that ``seal`` signed for is durable: its head may be served."""
+        if self._sealed is not None:
+            self.last_head = self._sealed
+            self._sealed = None
+
+    def receipt(self, entry: LogEntry) -> dict[str, Any]:
+        """The hub's signed word that ``entry`` is in the log (carried by the notice it is about)."""
+        r = Receipt(entry.index, entry.leaf_hash, entry.at_ms)
+        return {
+            "index": r.index,
+            "leaf_hash": r.leaf_hash.hex(),
+            "at": from_ms(r.at_ms),
+            "at_ms": r.at_ms,
+            "signature": sign_receipt(self.key, r).hex(),
+        }

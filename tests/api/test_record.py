@@ -1,0 +1,246 @@
+"""The record through the API: every change has its entry, each party reads only its own, heads and proofs verify,
+notices carry receipts, acknowledgements may be signed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from deconfliction.core import merkle
+from deconfliction.core.record import (
+    Acknowledgement,
+    Receipt,
+    TreeHead,
+    key_to_hex,
+    public_key_from_hex,
+    sign_ack,
+    to_ms,
+    verify_entry_document,
+    verify_head,
+    verify_receipt,
+)
+from tests.api.conftest import Caller, World
+from tests.api.test_line import endpoint, events
+from tests.conftest import box, iso, volume
+
+
+def declare(caller: Caller, lon: float, start: Any, **extra: Any) -> dict[str, Any]:
+    r = caller.post("/v1/operations", json={"volumes": [volume(box(lon, 50.0), start)], **extra})
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def all_entries(caller: Caller) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    after: int | None = 0
+    while after is not None:
+        page = caller.get("/v1/audit/entries", params={"after": after, "limit": 3}).json()
+        out.extend(page["entries"])
+        after = page["next_after"]
+    return out
+
+
+def documents(caller: Caller) -> list[dict[str, Any]]:
+    return [orjson.loads(e["document"]) for e in all_entries(caller) if "document" in e]
+
+
+def head(caller: Caller) -> dict[str, Any]:
+    r = caller.get("/v1/audit/head")
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_every_change_is_logged_and_each_party_reads_only_its_share(world: World) -> None:
+    blue, red, green = world.party("Blue"), world.party("Red"), world.party("Green")
+    start = world.clock.now + timedelta(hours=1)
+    op_blue = declare(blue, 30.0, start, description="strike", callsign="VIPER 1")["operation"]
+    made = declare(red, 30.02, start)
+    conflict = made["conflicts"][0]
+    assert blue.post(f"/v1/conflicts/{conflict['id']}/acknowledge", json={"note": "seen"}).status_code == 200
+    declare(green, 40.0, start)
+    assert blue.post(f"/v1/operations/{op_blue['id']}/cancel").status_code == 200
+
+    kinds = {
+        name: [(d["kind"], d["subject"]) for d in documents(who)]
+        for name, who in (("blue", blue), ("red", red), ("green", green))
+    }
+    assert kinds["blue"] == [
+        ("party.created", blue.id),
+        ("operation.declared", op_blue["id"]),
+        ("conflict.opened", conflict["id"]),
+        ("notice.acknowledged", conflict["id"]),
+        ("conflict.acknowledged", conflict["id"]),
+        ("operation.cancelled", op_blue["id"]),
+        ("conflict.resolved", conflict["id"]),
+    ]
+    red_kinds = [k for k, _ in kinds["red"]]
+    assert red_kinds == [
+        "party.created",
+        "operation.declared",
+        "conflict.opened",
+        "notice.acknowledged",
+        "conflict.acknowledged",
+        "conflict.resolved",
+    ]
+    assert kinds["green"] == [("party.created", green.id), ("operation.declared", kinds["green"][1][1])]
+    # Red never reads Blue's mission details, in any document it is shown.
+    red_text = b"".join(e["document"].encode() for e in all_entries(red) if "document" in e)
+    assert b"VIPER 1" not in red_text and b"strike" not in red_text and op_blue["id"].encode() not in red_text
+    # Everyone sees the same leaves: one per change, in order, and nothing more about the others.
+    leaves = [[e["leaf_hash"] for e in all_entries(who)] for who in (blue, red, green)]
+    assert leaves[0] == leaves[1] == leaves[2] and len(leaves[0]) == head(blue)["size"] == 11
+    assert [e["index"] for e in all_entries(green)] == list(range(11))
+    # A disclosed document is exactly what its leaf commits to, index and all.
+    for e in all_entries(blue):
+        if "document" in e:
+            assert verify_entry_document(e["document"].encode(), bytes.fromhex(e["leaf_hash"]))
+            assert orjson.loads(e["document"])["index"] == e["index"]
+
+
+def test_heads_are_signed_and_proofs_verify_against_them(world: World) -> None:
+    blue, red = world.party("Blue"), world.party("Red")
+    start = world.clock.now + timedelta(hours=1)
+    declare(blue, 30.0, start)
+    first = head(blue)
+    declare(red, 30.02, start)
+    declare(red, 31.0, start)
+    second = head(red)
+    key = public_key_from_hex(blue.get("/v1/audit/key").json()["public_key"])
+    for h in (first, second):
+        tree_head = TreeHead(h["size"], bytes.fromhex(h["root_hash"]), h["timestamp_ms"])
+        assert verify_head(key, tree_head, bytes.fromhex(h["signature"]))
+    assert second["size"] > first["size"] and second["timestamp_ms"] >= first["timestamp_ms"]
+    leaves = [bytes.fromhex(e["leaf_hash"]) for e in all_entries(blue)]
+    assert merkle.root(leaves).hex() == second["root_hash"]
+    assert merkle.root(leaves[: first["size"]]).hex() == first["root_hash"]
+    for index in range(second["size"]):
+        p = blue.get("/v1/audit/proof/inclusion", params={"index": index, "size": second["size"]}).json()
+        proof = [bytes.fromhex(h) for h in p["proof"]]
+        assert merkle.verify_inclusion(index, second["size"], leaves[index], proof, bytes.fromhex(second["root_hash"]))
+    c = red.get("/v1/audit/proof/consistency", params={"from": first["size"], "to": second["size"]}).json()
+    assert merkle.verify_consistency(
+        first["size"],
+        second["size"],
+        bytes.fromhex(first["root_hash"]),
+        bytes.fromhex(second["root_hash"]),
+        [bytes.fromhex(h) for h in c["proof"]],
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "params", "field"),
+    [
+        ("/v1/audit/proof/inclusion", {"index": 1, "size": 1}, "index"),
+        ("/v1/audit/proof/inclusion", {"index": 0, "size": 10_000}, "size"),
+        ("/v1/audit/proof/consistency", {"from": 2, "to": 1}, "from"),
+        ("/v1/audit/entries", {"after": 10_000}, "after"),
+    ],
+)
+def test_proofs_outside_the_signed_log_say_what_to_fix(
+    world: World, url: str, params: dict[str, int], field: str
+) -> None:
+    blue = world.party("Blue")
+    declare(blue, 30.0, world.clock.now + timedelta(hours=1))
+    r = blue.get(url, params=params)
+    assert r.status_code == 400, r.text
+    assert field in r.json()["error"]["message"]
+
+
+def test_a_notice_carries_a_receipt_for_its_logged_entry(world: World) -> None:
+    blue, red = world.party("Blue"), world.party("Red")
+    start = world.clock.now + timedelta(hours=1)
+    declare(blue, 30.0, start)
+    conflict = declare(red, 30.02, start)["conflicts"][0]
+    opened = [d for _, t, d in events(blue) if t == "conflict.opened"]
+    receipt = opened[0]["receipt"]
+    key = public_key_from_hex(blue.get("/v1/audit/key").json()["public_key"])
+    r = Receipt(receipt["index"], bytes.fromhex(receipt["leaf_hash"]), receipt["at_ms"])
+    assert verify_receipt(key, r, bytes.fromhex(receipt["signature"]))
+    forged = Receipt(receipt["index"] + 1, r.leaf_hash, r.at_ms)
+    assert not verify_receipt(key, forged, bytes.fromhex(receipt["signature"]))
+    entry = all_entries(blue)[receipt["index"]]
+    assert entry["leaf_hash"] == receipt["leaf_hash"]
+    assert orjson.loads(entry["document"])["subject"] == conflict["id"]
+
+
+def test_deliveries_to_endpoints_are_logged_for_both_sides(world: World) -> None:
+    blue, red = world.party("Blue"), world.party("Red")
+    unit = endpoint(world, red, "2nd Squadron")
+    start = world.clock.now + timedelta(hours=1)
+    declare(blue, 30.0, start)
+    conflict = declare(red, 30.02, start)["conflicts"][0]
+    assert any(t == "conflict.opened" for _, t, _ in events(unit))  # the unit's stream marks what it sent
+    delivered = [d for d in documents(blue) if d["kind"] == "notice.delivered"]
+    assert len(delivered) == 1
+    data = delivered[0]["data"]
+    assert data["notice_id"] == conflict["id"] and data["party_id"] == red.id
+    assert "2nd Squadron" not in orjson.dumps(delivered[0]).decode()
+    opened = next(
+        e for e in all_entries(blue) if "document" in e and orjson.loads(e["document"])["kind"] == "conflict.opened"
+    )
+    assert data["about_index"] == opened["index"] and data["about_leaf_hash"] == opened["leaf_hash"]
+    assert [d["kind"] for d in documents(red)].count("notice.delivered") == 1
+
+
+def _signed_ack(world: World, caller: Caller, key: Ed25519PrivateKey, conflict_id: str, **over: Any) -> Any:
+    notice = next(d for _, t, d in events(caller) if t == "conflict.opened" and d["id"] == conflict_id)
+    at = world.clock.now
+    ack = Acknowledgement(
+        party_id=caller.id,
+        object_id=conflict_id,
+        revision=notice["revision"],
+        notice_leaf_hash=bytes.fromhex(notice["receipt"]["leaf_hash"]),
+        acknowledged_at_ms=to_ms(at),
+    )
+    body = {"note": "understood", "signature": sign_ack(key, ack).hex(), "signed_at": iso(at), **over}
+    return caller.post(f"/v1/conflicts/{conflict_id}/acknowledge", json=body)
+
+
+def test_a_signed_acknowledgement_is_checked_and_kept_in_the_record(world: World) -> None:
+    blue, red = world.party("Blue"), world.party("Red")
+    start = world.clock.now + timedelta(hours=1)
+    declare(blue, 30.0, start)
+    conflict_id = declare(red, 30.02, start)["conflicts"][0]["id"]
+    key = Ed25519PrivateKey.generate()
+    other = Ed25519PrivateKey.generate()
+    r = blue.post(f"/v1/parties/{blue.id}/keys", json={"public_key": key_to_hex(key.public_key())})
+    assert r.status_code == 201, r.text
+    key_id = r.json()["key_id"]
+    assert red.get(f"/v1/parties/{blue.id}/keys").json()["keys"][0]["public_key"] == key_to_hex(key.public_key())
+
+    size = head(blue)["size"]
+    bad = _signed_ack(world, blue, other, conflict_id)
+    assert bad.status_code == 400 and "digest" in bad.json()["error"]["details"]
+    assert head(blue)["size"] == size  # a refused acknowledgement changes nothing, the record included
+    assert blue.get(f"/v1/conflicts/{conflict_id}").json()["status"] == "open"
+
+    good = _signed_ack(world, blue, key, conflict_id)
+    assert good.status_code == 200, good.text
+    logged = [d for d in documents(red) if d["kind"] == "conflict.acknowledged"][-1]
+    ack = logged["data"]["acknowledgements"][0]
+    assert ack["key_id"] == key_id and ack["party_id"] == blue.id and len(ack["signature"]) == 128
+
+    assert blue.post(f"/v1/parties/{blue.id}/keys/{key_id}/revoke").status_code == 200
+    world.clock.advance(seconds=1)
+    revoked = _signed_ack(world, blue, key, conflict_id)
+    assert revoked.status_code == 400 and "no such active signing key" in revoked.json()["error"]["message"]
+    assert _signed_ack(world, red, key, conflict_id).status_code == 400  # nor can Red use Blue's key
+
+
+def test_bad_keys_and_skewed_signatures_say_what_to_fix(world: World) -> None:
+    blue, red = world.party("Blue"), world.party("Red")
+    assert blue.post(f"/v1/parties/{blue.id}/keys", json={"public_key": "zz" * 32}).status_code == 400
+    assert blue.post(f"/v1/parties/{red.id}/keys", json={"public_key": "ab" * 32}).status_code == 404
+    start = world.clock.now + timedelta(hours=1)
+    declare(blue, 30.0, start)
+    conflict_id = declare(red, 30.02, start)["conflicts"][0]["id"]
+    key = Ed25519PrivateKey.generate()
+    blue.post(f"/v1/parties/{blue.id}/keys", json={"public_key": key_to_hex(key.public_key())})
+    late = _signed_ack(world, blue, key, conflict_id, signed_at=iso(world.clock.now - timedelta(hours=1)))
+    assert late.status_code == 400 and "signed_at" in late.json()["error"]["message"]
+    unsigned_time = blue.post(f"/v1/conflicts/{conflict_id}/acknowledge", json={"signature": "ab" * 64})
+    assert unsigned_time.status_code == 400 and "signed_at" in unsigned_time.json()["error"]["message"]
