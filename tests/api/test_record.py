@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from deconfliction.core import merkle
+from deconfliction.core.errors import NotFound
 from deconfliction.core.record import (
     Acknowledgement,
     Receipt,
@@ -23,6 +24,8 @@ from deconfliction.core.record import (
     verify_head,
     verify_receipt,
 )
+from deconfliction.service import escalation
+from deconfliction.service.timeline import timeline
 from tests.api.conftest import Caller, World
 from tests.api.test_line import endpoint, events
 from tests.conftest import box, iso, volume
@@ -178,6 +181,7 @@ def test_deliveries_to_endpoints_are_logged_for_both_sides(world: World) -> None
     assert len(delivered) == 1
     data = delivered[0]["data"]
     assert data["notice_id"] == conflict["id"] and data["party_id"] == red.id
+    assert data["endpoint_ref"] == red.get(f"/v1/endpoints/{unit.id}").json()["record_ref"]  # Red can tell its unit
     assert "2nd Squadron" not in orjson.dumps(delivered[0]).decode()
     opened = next(
         e for e in all_entries(blue) if "document" in e and orjson.loads(e["document"])["kind"] == "conflict.opened"
@@ -244,3 +248,28 @@ def test_bad_keys_and_skewed_signatures_say_what_to_fix(world: World) -> None:
     assert late.status_code == 400 and "signed_at" in late.json()["error"]["message"]
     unsigned_time = blue.post(f"/v1/conflicts/{conflict_id}/acknowledge", json={"signature": "ab" * 64})
     assert unsigned_time.status_code == 400 and "signed_at" in unsigned_time.json()["error"]["message"]
+
+
+def test_the_timeline_of_an_operation_tells_who_knew_what_when(world: World) -> None:
+    blue, red = world.party("Blue"), world.party("Red")
+    unit = endpoint(world, red, "2nd Squadron")
+    start = world.clock.now + timedelta(hours=1)
+    op = declare(blue, 30.0, start, priority=1)["operation"]
+    world.clock.advance(seconds=5)
+    conflict = declare(red, 30.02, start)["conflicts"][0]
+    world.clock.advance(seconds=5)
+    events(unit)  # delivered to Red's unit
+    world.clock.advance(days=2)  # Red misses its deadline: resent
+    world.hub.execute(lambda tx: escalation.escalate(world.hub, tx))
+    unit.post(f"/v1/conflicts/{conflict['id']}/acknowledge", json={"note": "holding west"})
+    with world.hub.store.read() as uow:
+        steps = timeline(uow, op["id"])
+    kinds = [s.kind for s in steps]
+    assert kinds[:3] == ["operation.declared", "conflict.opened", "notice.delivered"]
+    assert "notice.escalated" in kinds and kinds[-2:] == ["notice.acknowledged", "conflict.acknowledged"]
+    assert [s.index for s in steps] == sorted(s.index for s in steps)
+    assert [s.at for s in steps] == sorted(s.at for s in steps)
+    acked = steps[-2]
+    assert acked.party == red.id and "holding west" in acked.detail and "endpoint unit_" in acked.detail
+    with world.hub.store.read() as uow, pytest.raises(NotFound):
+        timeline(uow, "op_nothing")

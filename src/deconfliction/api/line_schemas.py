@@ -105,6 +105,7 @@ class EndpointPublic(BaseModel):
     line_state: Literal["up", "degraded", "down"] | None = Field(description="From its line tests; null: untested.")
     line_state_since: str | None
     webhook: WebhookStatus | None = Field(description="Its push state, when it has a webhook URL.")
+    record_ref: str = Field(description="How the record names this unit in deliveries and acknowledgements.")
 
 
 class EndpointCreated(EndpointPublic):

@@ -368,6 +368,11 @@ class SqlUnitOfWork(LineQueries, HealthQueries, AuditQueries):
         c = t.conflicts.c
         return self._conflicts(select(t.conflicts).where(c.resolved_at.is_(None), c.overlap_end <= now.timestamp()))
 
+    def conflict_ids_of(self, obj_id: str) -> list[str]:
+        c = t.conflicts.c
+        query = select(c.id).where(or_(c.a_id == obj_id, c.b_id == obj_id)).order_by(c.id)
+        return list(self.conn.execute(query).scalars())
+
     def insert_acknowledgement(self, conflict_id: str, ack: Acknowledgement) -> None:
         values = {
             "conflict_id": conflict_id,

@@ -14,6 +14,7 @@ from deconfliction.core.errors import InvalidInput
 from deconfliction.core.line import Endpoint
 from deconfliction.service import endpoints
 from deconfliction.service.hub import Hub, Tx
+from deconfliction.service.record import record_ref
 from deconfliction.store.port import UnitOfWork
 
 router = APIRouter(prefix="/v1/endpoints", tags=["endpoints"])
@@ -38,6 +39,7 @@ def endpoint_public(hub: Hub, uow: UnitOfWork, ep: Endpoint) -> dict[str, Any]:
         "line_state": str(state) if state else None,
         "line_state_since": iso_z_or_none(since),
         "webhook": webhook,
+        "record_ref": record_ref(hub.secret, ep.id),
     }
 
 
