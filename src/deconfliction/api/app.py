@@ -112,7 +112,9 @@ async def _heads(hub: Hub) -> None:
     while True:
         await asyncio.sleep(1.0)
         try:
-            if hub.audit.head_due(hub.clock()):
+            with hub.store.read() as uow:
+                stored = uow.audit_size()
+            if hub.audit.head_due(hub.clock(), stored):
                 await run_write(hub, lambda tx: None)
         except Exception:  # the next pass will try again; the failure is logged
             log.exception("signing a tree head failed")

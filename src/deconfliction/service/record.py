@@ -117,9 +117,14 @@ class AuditLog:
         self.tree = MerkleLog.from_leaf_hashes(leaves)
         self._sealed = None
 
-    def head_due(self, now: datetime) -> bool:
+    def head_due(self, now: datetime, stored_size: int | None = None) -> bool:
+        """Whether a head should be signed now: none yet, the last one is as old as the interval, or the log holds
+        entries no head covers (``stored_size``: left by a hub killed before its head, or by the admin CLI)."""
         last = self.last_head
-        return last is None or ms(now) - last.head.timestamp_ms >= self.interval_ms
+        size = self.tree.size if stored_size is None else stored_size
+        if last is None or last.head.size != size:
+            return True
+        return ms(now) - last.head.timestamp_ms >= self.interval_ms
 
     def seal(self, uow: UnitOfWork, now: datetime) -> None:
         """Bring the tree up to this transaction's log and, when it grew or a head is due, sign and store a head."""
