@@ -273,3 +273,23 @@ def test_the_timeline_of_an_operation_tells_who_knew_what_when(world: World) -> 
     assert acked.party == red.id and "holding west" in acked.detail and "endpoint unit_" in acked.detail
     with world.hub.store.read() as uow, pytest.raises(NotFound):
         timeline(uow, "op_nothing")
+
+
+def test_a_message_acknowledgement_may_be_signed_too(world: World) -> None:
+    blue, red = world.party("Blue"), world.party("Red")
+    key = Ed25519PrivateKey.generate()
+    red.post(f"/v1/parties/{red.id}/keys", json={"public_key": key_to_hex(key.public_key())})
+    sent = blue.post("/v1/messages", json={"to": [red.id], "priority": "immediate", "body": "hold west of 30E"})
+    assert sent.status_code == 201, sent.text
+    message_id = sent.json()["id"]
+    notice = next(d for _, t, d in events(red) if t == "message.received")
+    at = world.clock.now
+    ack = Acknowledgement(red.id, message_id, 1, bytes.fromhex(notice["receipt"]["leaf_hash"]), to_ms(at))
+    wrong = Acknowledgement(red.id, message_id, 2, ack.notice_leaf_hash, to_ms(at))
+    url = f"/v1/messages/{message_id}/acknowledge"
+    bad = red.post(url, json={"signature": sign_ack(key, wrong).hex(), "signed_at": iso(at)})
+    assert bad.status_code == 400 and bad.json()["error"]["details"]["digest"]
+    good = red.post(url, json={"note": "holding", "signature": sign_ack(key, ack).hex(), "signed_at": iso(at)})
+    assert good.status_code == 200, good.text
+    logged = [d["data"] for d in documents(blue) if d["kind"] == "notice.acknowledged"]
+    assert len(logged) == 1 and logged[0]["signature"] == sign_ack(key, ack).hex() and logged[0]["note"] == "holding"

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from deconfliction.api.schemas import SignedAckIn
 from deconfliction.core.line import EVENT_FAMILIES, Priority
 from deconfliction.service.endpoints import EndpointDraft
 from deconfliction.service.messages import MessageDraft
@@ -156,8 +157,7 @@ class MessageIn(_In):
         )
 
 
-class MessageAcknowledgeIn(_In):
-    note: str | None = Field(None, max_length=2000)
+MessageAcknowledgeIn = SignedAckIn
 
 
 class Rendered(BaseModel):

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from deconfliction.core.errors import InvalidVolume
+from deconfliction.core.errors import InvalidInput, InvalidVolume
 from deconfliction.core.volumes import (
     Volume4D,
     VolumeLimits,
@@ -20,6 +20,7 @@ from deconfliction.core.volumes import (
     parse_time,
 )
 from deconfliction.service.operations import OperationDraft
+from deconfliction.service.party_keys import SignedAck
 
 
 def _rfc3339(value: Any) -> Any:
@@ -76,7 +77,9 @@ class SiteCreate(_In):
     recipients: list[str] | None = Field(None, max_length=1000, description="Party ids; default every party.")
 
 
-class AcknowledgeIn(_In):
+class SignedAckIn(_In):
+    """An acknowledgement, optionally signed by the party (see the README's 'The record')."""
+
     note: str | None = Field(None, max_length=2000)
     signature: str | None = Field(
         None,
@@ -84,12 +87,23 @@ class AcknowledgeIn(_In):
         description="Optional: your Ed25519 signature (128 hex digits) over the acknowledgement digest, made with a "
         "key registered at POST /v1/parties/{id}/keys. The digest is SHA-256 of `deconfliction-ack-v1\\n` followed "
         "by the canonical JSON of {acknowledged_at_ms, notice_leaf_hash, object_id, party_id, revision, statement: "
-        '"received and understood"}; notice_leaf_hash is the `receipt.leaf_hash` of the event that notified you.',
+        '"received and understood"}; notice_leaf_hash is the `receipt.leaf_hash` of the event that notified you '
+        "(a message's revision is 1).",
     )
     signed_at: AwareDatetime | None = Field(
         None, description="With a signature: the time you signed (acknowledged_at_ms), within 5 minutes of the hub's."
     )
     key_id: str | None = Field(None, max_length=100, description="With a signature: which of your keys signed.")
+
+    def signed(self) -> SignedAck | None:
+        if self.signature is None:
+            return None
+        if self.signed_at is None:
+            raise InvalidInput("A signature needs signed_at: the time you signed.", {"field": "signed_at"})
+        return SignedAck(self.signature, self.signed_at, self.key_id)
+
+
+AcknowledgeIn = SignedAckIn
 
 
 # -- out ---

@@ -17,7 +17,7 @@ from deconfliction.core.model import (
 from deconfliction.core.volumes import Volume4D, volumes_overlap
 from deconfliction.service.hub import KIND_OPERATION, KIND_SITE, Hub, Tx
 from deconfliction.service.notices import acknowledge_notice, owed_for_conflict
-from deconfliction.service.party_keys import SignedAck, check_signed_ack
+from deconfliction.service.party_keys import CONFLICT_NOTICES, SignedAck, check_signed_ack
 
 OPENED = "conflict.opened"
 CHANGED = "conflict.changed"
@@ -146,7 +146,9 @@ def acknowledge(
     conflict = visible_conflict(hub, tx, caller, conflict_id)
     if caller.id not in conflict.party_ids:
         raise NotFound(f"No conflict {conflict_id!r} among those you are party to.", {"conflict_id": conflict_id})
-    key_id = check_signed_ack(tx, caller, conflict, signed) if signed is not None else None  # before any write
+    key_id = None
+    if signed is not None:  # checked before anything is written
+        key_id = check_signed_ack(tx, caller, conflict.id, conflict.revision, CONFLICT_NOTICES, signed)
     acknowledge_notice(hub, tx, conflict.id, caller.id, endpoint_id, note)
     if any(a.party_id == caller.id for a in conflict.current_acknowledgements()):
         return conflict  # already acknowledged at this revision: acknowledging twice changes nothing

@@ -18,6 +18,7 @@ from deconfliction.core.model import Party
 from deconfliction.service.hub import Hub, Tx
 from deconfliction.service.notices import ack_window_s, acknowledge_notice, new_notice
 from deconfliction.service.operations import require_party_role
+from deconfliction.service.party_keys import MESSAGE_NOTICES, SignedAck, check_signed_ack
 from deconfliction.service.record import log_about, record_ref
 from deconfliction.store.port import UnitOfWork
 
@@ -203,11 +204,22 @@ def mark_read(hub: Hub, tx: Tx, caller: Party, endpoint_id: str | None, message_
 
 
 def acknowledge(
-    hub: Hub, tx: Tx, caller: Party, endpoint_id: str | None, message_id: str, note: str | None
+    hub: Hub,
+    tx: Tx,
+    caller: Party,
+    endpoint_id: str | None,
+    message_id: str,
+    note: str | None,
+    signed: SignedAck | None = None,
 ) -> dict[str, Any]:
-    """Received and understood — never approval. Acknowledging twice changes nothing."""
+    """Received and understood — never approval. Acknowledging twice changes nothing. A signature (checked before
+    anything is written) is kept in the record's ``notice.acknowledged`` entry."""
     message = _received(tx, caller, message_id)
-    acknowledged = acknowledge_notice(hub, tx, message.id, caller.id, endpoint_id, note)
+    proof = None
+    if signed is not None:
+        key_id = check_signed_ack(tx, caller, message.id, 1, MESSAGE_NOTICES, signed)
+        proof = {"signature": signed.signature.lower(), "key_id": key_id, "signed_at": iso_z(signed.signed_at)}
+    acknowledged = acknowledge_notice(hub, tx, message.id, caller.id, endpoint_id, note, proof)
     if acknowledged is not None:
         data = {
             "message_id": message.id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from deconfliction.config import Settings
 from deconfliction.core.disclosure import iso_z
@@ -60,7 +61,13 @@ def owed_for_conflict(hub: Hub, tx: Tx, conflict: Conflict, known: dict[str, int
 
 
 def acknowledge_notice(
-    hub: Hub, tx: Tx, notice_id: str, party_id: str, endpoint_id: str | None, note: str | None
+    hub: Hub,
+    tx: Tx,
+    notice_id: str,
+    party_id: str,
+    endpoint_id: str | None,
+    note: str | None,
+    signed: dict[str, Any] | None = None,
 ) -> Notice | None:
     """Stamp the party's acknowledgement (and the acknowledging endpoint's delivery); None when nothing is owed."""
     notice = tx.uow.notice(notice_id, party_id)
@@ -75,6 +82,7 @@ def acknowledge_notice(
             "at": iso_z(tx.now),
             "note": note,
             "first": owed,
+            **(signed or {}),
         }
         log_about(tx.uow, tx.now, "notice.acknowledged", notice_id, data, also=[party_id])
     if notice is None or not owed:

@@ -15,7 +15,7 @@ from typing import Any
 
 from deconfliction.core.disclosure import iso_z
 from deconfliction.core.errors import Forbidden, InvalidInput, NotFound
-from deconfliction.core.model import Conflict, Party, Role
+from deconfliction.core.model import Party, Role
 from deconfliction.core.record import (
     SIGNATURE_SIZE,
     Acknowledgement,
@@ -30,7 +30,8 @@ from deconfliction.service.record import from_ms, ms
 from deconfliction.store.port import UnitOfWork
 
 MAX_SKEW = timedelta(minutes=5)
-NOTICE_KINDS = ("conflict.opened", "conflict.changed")
+CONFLICT_NOTICES = ("conflict.opened", "conflict.changed")
+MESSAGE_NOTICES = ("message.sent",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +97,12 @@ def keys_of(uow: UnitOfWork, party_id: str) -> list[PartyKey]:
     return uow.party_keys(party_id)
 
 
-def check_signed_ack(tx: Tx, caller: Party, conflict: Conflict, signed: SignedAck) -> str:
-    """The id of the caller's key that signed this acknowledgement of ``conflict`` as it stands; a 400 that shows
-    exactly what should have been signed when none does."""
+def check_signed_ack(
+    tx: Tx, caller: Party, object_id: str, revision: int, notice_kinds: tuple[str, ...], signed: SignedAck
+) -> str:
+    """The id of the caller's key that signed this acknowledgement of ``object_id`` at ``revision`` (answering the
+    last logged entry of ``notice_kinds`` about it); a 400 that shows exactly what should have been signed when
+    none does. Call it before writing anything."""
     if abs(signed.signed_at - tx.now) > MAX_SKEW:
         raise InvalidInput(
             f"signed_at is {iso_z(signed.signed_at)}, more than 5 minutes from the hub's clock ({iso_z(tx.now)}); "
@@ -111,9 +115,9 @@ def check_signed_ack(tx: Tx, caller: Party, conflict: Conflict, signed: SignedAc
         signature = b""
     if len(signature) != SIGNATURE_SIZE:
         raise InvalidInput("signature must be 128 hex digits (an Ed25519 signature).", {"field": "signature"})
-    notice = tx.uow.audit_latest(conflict.id, NOTICE_KINDS)
+    notice = tx.uow.audit_latest(object_id, notice_kinds)
     if notice is None:
-        raise InvalidInput("This conflict has no logged notice to acknowledge with a signature.")
+        raise InvalidInput("There is no logged notice to acknowledge with a signature.")
     keys = [k for k in tx.uow.party_keys(caller.id) if k.revoked_at_ms is None]
     if signed.key_id is not None:
         keys = [k for k in keys if k.id == signed.key_id]
@@ -121,7 +125,7 @@ def check_signed_ack(tx: Tx, caller: Party, conflict: Conflict, signed: SignedAc
         raise InvalidInput(
             "You have no such active signing key; register one with POST /v1/parties/{id}/keys.", {"field": "key_id"}
         )
-    ack = Acknowledgement(caller.id, conflict.id, conflict.revision, notice.leaf_hash, ms(signed.signed_at))
+    ack = Acknowledgement(caller.id, object_id, revision, notice.leaf_hash, ms(signed.signed_at))
     for key in keys:
         if verify_ack(public_key_from_hex(key.public_key), ack, signature):
             return key.id

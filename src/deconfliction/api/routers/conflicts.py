@@ -9,11 +9,10 @@ from starlette.responses import Response
 
 from deconfliction.api.deps import CurrentCaller, CurrentParty, HubDep, IdempotencyKey, dumps, json_response, run_write
 from deconfliction.api.schemas import AcknowledgeIn, ConflictListPublic, ConflictPublic
-from deconfliction.core.errors import InvalidInput, NotFound
+from deconfliction.core.errors import NotFound
 from deconfliction.core.model import ConflictStatus, Role
 from deconfliction.service import conflicts
 from deconfliction.service.hub import Tx
-from deconfliction.service.party_keys import SignedAck
 
 router = APIRouter(prefix="/v1/conflicts", tags=["conflicts"])
 
@@ -58,13 +57,7 @@ async def acknowledge_conflict(
     and does not make the overlap acceptable. The other party is told. A changed overlap (new ``revision``) must be
     acknowledged again; acknowledging the same revision twice changes nothing."""
     note = body.note if body else None
-    signed = None
-    if body is not None and body.signature is not None:
-        if body.signed_at is None:
-            raise InvalidInput(
-                "A signature needs signed_at: the time you put in what you signed.", {"field": "signed_at"}
-            )
-        signed = SignedAck(body.signature, body.signed_at, body.key_id)
+    signed = body.signed() if body else None
 
     def run(tx: Tx) -> tuple[int, bytes]:
         conflict = conflicts.acknowledge(hub, tx, caller, conflict_id, note, signed, who.endpoint_id)

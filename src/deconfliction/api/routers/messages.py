@@ -79,13 +79,13 @@ async def acknowledge_message(
 ) -> Response:
     """**Received and understood — never approval.** The sender is told; the deadline stops."""
     note = body.note if body else None
+    signed = body.signed() if body else None
 
     def run(tx: Tx) -> tuple[int, bytes]:
-        return 200, dumps(messages.acknowledge(hub, tx, who.party, who.endpoint_id, message_id, note))
+        return 200, dumps(messages.acknowledge(hub, tx, who.party, who.endpoint_id, message_id, note, signed))
 
-    status, content = await run_write(
-        hub, lambda tx: hub.idempotent(tx, who.party, key, lambda: ["msg-ack", message_id, note], run)
-    )
+    request = ["msg-ack", message_id, note, body.signature if body else None]
+    status, content = await run_write(hub, lambda tx: hub.idempotent(tx, who.party, key, lambda: request, run))
     return json_response(status, content)
 
 
