@@ -2,31 +2,39 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 import typer
 import uvicorn
 from rich.console import Console
+from rich.table import Table
 
 from deconfliction.api.app import create_app
 from deconfliction.config import Settings
+from deconfliction.core.bundle import Verdict, fork_between, verify_bundle
 from deconfliction.core.errors import DeconflictionError
 from deconfliction.core.model import Role
-from deconfliction.service import admin, endpoints
+from deconfliction.service import admin, audit, endpoints
 from deconfliction.service.endpoints import EndpointDraft
 from deconfliction.service.hub import Hub, utcnow
+from deconfliction.service.timeline import timeline
 from deconfliction.store.port import UnitOfWork
 from deconfliction.store.sql import SqlStore
 
 app = typer.Typer(help="Deconfliction hub: declare, detect, notify, acknowledge.", no_args_is_help=True)
 admin_app = typer.Typer(help="Create parties and coalitions, rotate tokens.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+audit_app = typer.Typer(help="Export and check the hub's tamper-evident record.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 DbOption = Annotated[Path, typer.Option("--db", envvar="DECONFLICTION_DB", help="SQLite database file.")]
 HostOption = Annotated[str, typer.Option(envvar="DECONFLICTION_HOST", help="Listen address.")]
@@ -143,7 +151,7 @@ def rotate_token(party: str, db: DbOption = Path("deconfliction.db")) -> None:
     """Give a party (id or name) a new token; the old one stops working (within 2 s on a running hub).
     Prints {"party_id", "token"}."""
     with _admin_uow(db) as uow:
-        found, token = admin.rotate_token(uow, party)
+        found, token = admin.rotate_token(uow, party, utcnow())
     typer.echo(json.dumps({"party_id": found.id, "token": token}))
 
 
@@ -180,6 +188,160 @@ def create_channel(
     with _admin_uow(db) as uow:
         channel = admin.create_channel(uow, name, members, utcnow())
     typer.echo(json.dumps({"channel_id": channel.id, "name": channel.name}))
+
+
+# --- the record ---
+
+KeyOption = Annotated[str, typer.Option("--key", help="The hub's public key: 64 hex digits, or a file holding them.")]
+_HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(message, markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _hub_public_key(value: str) -> str:
+    """64 hex digits, or a file holding them (bare, or as GET /v1/audit/key's {"public_key": ...})."""
+    text = value.strip()
+    if not _HEX_KEY.fullmatch(text):
+        try:
+            text = Path(value).read_text().strip()
+        except OSError as exc:
+            raise _fail(f"error: --key is neither 64 hex digits nor a readable file: {exc}") from exc
+        if text.startswith("{"):
+            try:
+                found = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                found = None
+            text = str(found.get("public_key", "")) if isinstance(found, dict) else text
+        if not _HEX_KEY.fullmatch(text):
+            raise _fail(f"error: {value} does not hold a public key (64 hex digits)")
+    return text.lower()
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise _fail(f"error: cannot read {what} {path}: {exc}") from exc
+
+
+def _known_heads(path: Path) -> list[Any]:
+    """A JSON list of heads, one head, or one head per line (what appending each fetched head to a file gives)."""
+    try:
+        data = path.read_bytes()
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            value = [orjson.loads(line) for line in data.splitlines() if line.strip()]
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise _fail(f"error: cannot read known heads {path}: {exc}") from exc
+    return value if isinstance(value, list) else [value]
+
+
+@audit_app.command("export")
+def audit_export(
+    party: Annotated[str, typer.Option("--party", help="The party (id or name) whose view is exported.")],
+    db: DbOption = Path("deconfliction.db"),
+    max_heads: Annotated[int, typer.Option("--max-heads", min=2, help="Keep at most N signed heads.")] = 1000,
+) -> None:
+    """Print the party's audit bundle (JSON): every entry up to the latest signed head, the documents the party
+    may read, signed heads and the consistency proofs between them."""
+    if not db.is_file():
+        raise _fail(f"error: no database at {db}")
+    store = SqlStore.sqlite(db)
+    try:
+        with store.read() as uow:
+            bundle = audit.export_bundle(uow, admin.find_party(uow, party).id, max_heads, utcnow())
+    except DeconflictionError as exc:
+        raise _fail(f"error: {exc.message}") from exc
+    finally:
+        store.close()
+    typer.echo(orjson.dumps(bundle))
+
+
+@audit_app.command("verify")
+def audit_verify(
+    bundle: Annotated[Path, typer.Argument(help="A bundle written by `deconfliction audit export`.")],
+    key: Annotated[str | None, typer.Option("--key", help="The hub's public key: 64 hex, or a file.")] = None,
+    known_heads: Annotated[
+        Path | None, typer.Option("--known-heads", help="Heads you saved from GET /v1/audit/head (JSON or lines).")
+    ] = None,
+) -> None:
+    """Check a bundle with the hub's key alone; exit 1 naming the first bad index if anything was changed."""
+    data = _read_json(bundle, "bundle")
+    if not isinstance(data, dict):
+        raise _fail(f"bad bundle — {bundle} is not a JSON object", 1)
+    if key is None:
+        public = str(data.get("hub_key", ""))
+        err.print(
+            f"warning: no --key: checking with the key the bundle itself claims ({public}). That shows the bundle"
+            " is consistent, not that the hub signed it: get the hub's key from a source you trust.",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        public = _hub_public_key(key)
+    report = verify_bundle(data, public, _known_heads(known_heads) if known_heads else ())
+    if report.ok:
+        Console().print(f"ok: {report.message}", markup=False, highlight=False, soft_wrap=True)
+        return
+    where = "bad bundle" if report.first_bad_index is None else f"first bad index: {report.first_bad_index}"
+    also = "".join(f"\n  also: {p}" for p in report.problems[1:11])
+    raise _fail(f"{where} — {report.message}{also}", 1)
+
+
+@audit_app.command("compare")
+def audit_compare(
+    head_a: Annotated[Path, typer.Argument(help="A signed head (JSON), as GET /v1/audit/head served it.")],
+    head_b: Annotated[Path, typer.Argument(help="Another signed head, e.g. one another party was served.")],
+    key: KeyOption,
+    proof: Annotated[
+        Path | None, typer.Option("--proof", help="Consistency proof (JSON) from GET /v1/audit/proof/consistency.")
+    ] = None,
+) -> None:
+    """Split-view check: exit 1 ("fork") when the two signed heads cannot both be honest, 0 when consistent,
+    2 when undecided (a proof is needed, or a head is not signed by the key)."""
+    public = _hub_public_key(key)
+    found = fork_between(
+        _read_json(head_a, "head"), _read_json(head_b, "head"), _read_json(proof, "proof") if proof else None, public
+    )
+    if found.verdict is Verdict.CONSISTENT:
+        Console().print(f"consistent: {found.message}", markup=False, highlight=False, soft_wrap=True)
+        return
+    if found.verdict is Verdict.FORK:
+        raise _fail(found.message, 1)
+    raise _fail(f"undecided: {found.message}", 2)
+
+
+@audit_app.command("timeline")
+def audit_timeline(
+    object_id: Annotated[str, typer.Argument(help="An operation, site, conflict or message id.")],
+    db: DbOption = Path("deconfliction.db"),
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")] = False,
+) -> None:
+    """The incident timeline of an object, from the record: every notice, delivery, acknowledgement and escalation
+    about it (and the conflicts it was in), in order, with times, log indexes and leaf hashes."""
+    if not db.is_file():
+        raise _fail(f"error: no database at {db}")
+    store = SqlStore.sqlite(db)
+    try:
+        with store.read() as uow:
+            steps = timeline(uow, object_id)
+    except DeconflictionError as exc:
+        raise _fail(f"error: {exc.message}") from exc
+    finally:
+        store.close()
+    if as_json:
+        for step in steps:
+            typer.echo(orjson.dumps(dataclasses.asdict(step)))
+        return
+    table = Table("time (UTC)", "index", "what", "party", "detail", title=f"Timeline of {object_id}")
+    for step in steps:
+        table.add_row(step.at, str(step.index), step.kind, step.party or "", step.detail)
+    Console(width=200).print(table)
 
 
 def main() -> None:

@@ -159,6 +159,15 @@ def test_three_parties_bundles_each_verify_and_disclose_only_their_own(hub_proce
     }
     assert "conflict.opened" in kinds["Alpha"] and "conflict.opened" in kinds["Bravo"]
     assert "conflict.opened" not in kinds["Charlie"]
+    shown = _audit("timeline", ops["Alpha"], "--db", str(hub_process.db), "--json")
+    assert shown.returncode == 0, shown.stderr
+    steps = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert [s["kind"] for s in steps] == ["operation.declared", "conflict.opened"]
+    assert steps[1]["index"] > steps[0]["index"] and steps[1]["at"] >= steps[0]["at"]
+    table = _audit("timeline", ops["Alpha"], "--db", str(hub_process.db))
+    assert table.returncode == 0 and "conflict.opened" in table.stdout
+    missing = _audit("timeline", "op_none", "--db", str(hub_process.db))
+    assert missing.returncode != 0 and "nothing about" in missing.stderr
 
 
 def test_a_forked_log_is_caught_by_comparing_two_parties_heads(tmp_path: Path) -> None:
