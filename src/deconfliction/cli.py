@@ -14,11 +14,9 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from deconfliction.api.app import create_app
 from deconfliction.config import Settings
 from deconfliction.core.bundle import Verdict, fork_between, verify_bundle
 from deconfliction.core.errors import DeconflictionError
@@ -51,6 +49,11 @@ def _open_hub(settings: Settings) -> Hub:
 
 
 def _serve(settings: Settings, hub: Hub) -> None:
+    # Imported here: the web stack costs a second to load, which the audit and admin commands need not pay.
+    import uvicorn
+
+    from deconfliction.api.app import create_app
+
     # The index of a large theatre is millions of long-lived objects: keep them out of every garbage collection
     # (a full one over a million volumes pauses the hub for ~0.5 s).
     gc.collect()

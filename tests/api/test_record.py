@@ -3,6 +3,7 @@ notices carry receipts, acknowledgements may be signed."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
@@ -293,3 +294,92 @@ def test_a_message_acknowledgement_may_be_signed_too(world: World) -> None:
     assert good.status_code == 200, good.text
     logged = [d["data"] for d in documents(blue) if d["kind"] == "notice.acknowledged"]
     assert len(logged) == 1 and logged[0]["signature"] == sign_ack(key, ack).hex() and logged[0]["note"] == "holding"
+
+
+def test_the_log_and_the_state_match_table_by_table(world: World) -> None:
+    """No change without its entry and no entry without its change, over every kind of object the hub keeps."""
+    blue, red = world.party("Blue", coalition="North"), world.party("Red")
+    unit = endpoint(world, red, "Convoy 7")
+    spare = endpoint(world, blue, "Spare")
+    start = world.clock.now + timedelta(hours=1)
+    op = declare(blue, 30.0, start)["operation"]
+    conflict = declare(red, 30.02, start)["conflicts"][0]
+    moved = blue.put(
+        f"/v1/operations/{op['id']}", json={"volumes": [volume(box(30.01, 50.0), start)]}, headers={"If-Match": "1"}
+    )
+    assert moved.status_code == 200, moved.text
+    events(unit)
+    unit.post(f"/v1/conflicts/{conflict['id']}/acknowledge")
+    site = blue.post("/v1/sites", json={"name": "Hospital", "category": "hospital", "footprint": box(31.0, 50.0)})
+    assert site.status_code == 201, site.text
+    assert blue.post(f"/v1/sites/{site.json()['site']['id']}/withdraw").status_code == 200
+    channel = red.post("/v1/channels", json={"name": "Hotline", "members": [blue.id]}).json()
+    blue.post(f"/v1/channels/{channel['id']}/accept")
+    message = blue.post("/v1/messages", json={"channel": channel["id"], "body": "hold"}).json()
+    unit.post(f"/v1/messages/{message['id']}/read")
+    unit.post(f"/v1/messages/{message['id']}/acknowledge")
+    test = red.post(f"/v1/parties/{red.id}/line/test")
+    test_id = next(d for _, t, d in events(unit) if t == "line.test")["test_id"]
+    assert test.status_code == 202 and unit.post(f"/v1/line-tests/{test_id}/answer").status_code == 200
+    blue.post(f"/v1/parties/{blue.id}/keys", json={"public_key": key_to_hex(Ed25519PrivateKey.generate().public_key())})
+    assert blue.client.delete(f"/v1/endpoints/{spare.id}", headers=blue.headers).status_code == 204
+    blue.post(f"/v1/operations/{op['id']}/cancel")
+
+    with sqlite3.connect(world.db) as db:
+        logged: dict[str, list[str]] = {}
+        for kind, subject in db.execute("SELECT kind, subject FROM audit_entries ORDER BY idx"):
+            logged.setdefault(kind, []).append(subject)
+
+        def ids(sql: str) -> list[str]:
+            return sorted(r[0] for r in db.execute(sql))
+
+        assert sorted(logged["party.created"]) == ids("SELECT id FROM parties")
+        assert sorted(logged["coalition.created"]) == ids("SELECT id FROM coalitions")
+        assert sorted(logged["endpoint.registered"]) == ids("SELECT id FROM endpoints")
+        assert logged["endpoint.disabled"] == [spare.id]
+        for op_id, version in db.execute("SELECT id, version FROM operations"):
+            assert sum(s == op_id for k, v in logged.items() if k.startswith("operation.") for s in v) == version
+        for site_id, version in db.execute("SELECT id, version FROM sites"):
+            assert sum(s == site_id for k, v in logged.items() if k.startswith("site.") for s in v) == version
+        for conflict_id, revision in db.execute("SELECT id, revision FROM conflicts"):
+            assert logged["conflict.opened"].count(conflict_id) == 1
+            assert logged.get("conflict.changed", []).count(conflict_id) == revision - 1
+        acks = db.execute("SELECT count(*) FROM acknowledgements").fetchone()[0]
+        assert len(logged["conflict.acknowledged"]) == acks == 1
+        assert sorted(logged["message.sent"]) == ids("SELECT id FROM messages")
+        delivered = ids("SELECT notice_id FROM deliveries WHERE delivered_at IS NOT NULL")
+        assert sorted(logged["notice.delivered"]) == delivered and delivered
+        assert sorted(logged["channel.created"]) == ids("SELECT id FROM channels")
+        assert logged["channel.accepted"] == [channel["id"]]
+        assert sorted(logged["line_test.sent"]) == ids("SELECT id FROM line_tests")
+        assert logged["line_test.answered"] == [test_id]
+        assert sorted(logged["party.key_registered"]) == ids("SELECT id FROM party_keys")
+        assert logged["notice.read"] == [message["id"]]
+        assert sorted(logged["notice.acknowledged"]) == sorted([conflict["id"], message["id"]])
+        # Nothing else was logged: every kind above is accounted for.
+        checked = {
+            "party.created",
+            "coalition.created",
+            "endpoint.registered",
+            "endpoint.disabled",
+            "operation.declared",
+            "operation.changed",
+            "operation.cancelled",
+            "site.notified",
+            "site.withdrawn",
+            "conflict.opened",
+            "conflict.changed",
+            "conflict.resolved",
+            "conflict.acknowledged",
+            "message.sent",
+            "notice.delivered",
+            "channel.created",
+            "channel.accepted",
+            "line_test.sent",
+            "line_test.answered",
+            "party.key_registered",
+            "notice.read",
+            "notice.acknowledged",
+            "line.state",
+        }
+        assert set(logged) <= checked, set(logged) - checked

@@ -12,14 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from deconfliction.channel.webhooks import validate_webhook_url
-from deconfliction.core.disclosure import iso_z, iso_z_or_none
+from deconfliction.core.disclosure import iso_z_or_none
 from deconfliction.core.errors import InvalidInput, NotFound
 from deconfliction.core.health import WebhookState
 from deconfliction.core.line import EVENT_FAMILIES, Endpoint
 from deconfliction.core.model import Party
 from deconfliction.service.hub import Hub, Tx, new_token, token_hash
+from deconfliction.service.notices import log_delivered
 from deconfliction.service.operations import require_party_role
-from deconfliction.service.record import log_about, record_ref
+from deconfliction.service.record import record_ref
 from deconfliction.store.port import UnitOfWork
 
 
@@ -112,16 +113,8 @@ def disable(hub: Hub, tx: Tx, caller: Party, endpoint_id: str) -> Endpoint:
 
 
 def _log_deliveries(hub: Hub, tx: Tx, endpoint_id: str, party_id: str, delivered: list[tuple[str, int]]) -> None:
-    """One entry per notice delivered, shown to whoever may read the entry the notice is about."""
     for notice_id, seq in delivered:
-        data = {
-            "notice_id": notice_id,
-            "party_id": party_id,
-            "endpoint_ref": record_ref(hub.secret, endpoint_id),
-            "seq": seq,
-            "delivered_at": iso_z(tx.now),
-        }
-        log_about(tx.uow, tx.now, "notice.delivered", notice_id, data, also=[party_id])
+        log_delivered(hub, tx, notice_id, endpoint_id, party_id, seq)
 
 
 def mark_delivered(hub: Hub, tx: Tx, *, endpoint_id: str, party_id: str, upto_seq: int) -> None:
@@ -138,6 +131,9 @@ def record_push(hub: Hub, tx: Tx, *, endpoint: Endpoint, before: WebhookState, a
         _log_deliveries(hub, tx, endpoint.id, endpoint.party_id, delivered)
     if (after.dead_since is None) != (before.dead_since is None):
         type_ = "line.webhook_dead" if after.dead_since else "line.webhook_recovered"
+        ref = record_ref(hub.secret, endpoint.id)
+        record = {"party_id": endpoint.party_id, "endpoint_ref": ref, "last_error": after.last_error}
+        tx.uow.record(tx.now, type_, endpoint.id, record, [endpoint.party_id])
         data = {"endpoint": endpoint.name, "endpoint_id": endpoint.id, **webhook_view(after)}
         hub.deliver(tx, endpoint.party_id, type_, data)
 

@@ -16,7 +16,7 @@ from deconfliction.core.errors import InvalidInput, NotFound
 from deconfliction.core.line import DELIVERY_STATES, Message, Notice, NoticeKind, Priority
 from deconfliction.core.model import Party
 from deconfliction.service.hub import Hub, Tx
-from deconfliction.service.notices import ack_window_s, acknowledge_notice, new_notice
+from deconfliction.service.notices import ack_window_s, acknowledge_notice, log_delivered, new_notice
 from deconfliction.service.operations import require_party_role
 from deconfliction.service.party_keys import MESSAGE_NOTICES, SignedAck, check_signed_ack
 from deconfliction.service.record import log_about, record_ref
@@ -197,7 +197,8 @@ def _received(tx: Tx, caller: Party, message_id: str) -> Message:
 def mark_read(hub: Hub, tx: Tx, caller: Party, endpoint_id: str | None, message_id: str) -> dict[str, Any]:
     message = _received(tx, caller, message_id)
     if endpoint_id is not None:
-        tx.uow.set_delivery_time(message.id, endpoint_id, "read_at", tx.now)
+        if tx.uow.set_delivery_time(message.id, endpoint_id, "read_at", tx.now):
+            log_delivered(hub, tx, message.id, endpoint_id, caller.id, None)
         data = {"notice_id": message.id, "party_id": caller.id, "endpoint_ref": record_ref(hub.secret, endpoint_id)}
         log_about(tx.uow, tx.now, "notice.read", message.id, {**data, "at": iso_z(tx.now)})
     return view(hub, tx.uow, caller, message)

@@ -60,6 +60,19 @@ def owed_for_conflict(hub: Hub, tx: Tx, conflict: Conflict, known: dict[str, int
     ]
 
 
+def log_delivered(hub: Hub, tx: Tx, notice_id: str, endpoint_id: str, party_id: str, seq: int | None) -> None:
+    """The record's entry for one notice reaching one endpoint, shown to whoever may read the entry the notice is
+    about. ``seq``: the event that carried it (None when a read or an acknowledgement is the first sign of it)."""
+    data = {
+        "notice_id": notice_id,
+        "party_id": party_id,
+        "endpoint_ref": record_ref(hub.secret, endpoint_id),
+        "seq": seq,
+        "delivered_at": iso_z(tx.now),
+    }
+    log_about(tx.uow, tx.now, "notice.delivered", notice_id, data, also=[party_id])
+
+
 def acknowledge_notice(
     hub: Hub,
     tx: Tx,
@@ -71,8 +84,8 @@ def acknowledge_notice(
 ) -> Notice | None:
     """Stamp the party's acknowledgement (and the acknowledging endpoint's delivery); None when nothing is owed."""
     notice = tx.uow.notice(notice_id, party_id)
-    if endpoint_id is not None:
-        tx.uow.set_delivery_time(notice_id, endpoint_id, "acknowledged_at", tx.now)
+    if endpoint_id is not None and tx.uow.set_delivery_time(notice_id, endpoint_id, "acknowledged_at", tx.now):
+        log_delivered(hub, tx, notice_id, endpoint_id, party_id, None)
     owed = notice is not None and notice.acknowledged_at is None
     if owed or endpoint_id is not None:
         data = {

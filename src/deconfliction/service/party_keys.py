@@ -23,10 +23,11 @@ from deconfliction.core.record import (
     ack_digest,
     ack_message,
     public_key_from_hex,
+    to_ms,
     verify_ack,
 )
 from deconfliction.service.hub import Hub, Tx
-from deconfliction.service.record import from_ms, ms
+from deconfliction.service.record import from_ms
 from deconfliction.store.port import UnitOfWork
 
 MAX_SKEW = timedelta(minutes=5)
@@ -71,7 +72,7 @@ def register(hub: Hub, tx: Tx, caller: Party, party_id: str, public_key: str) ->
         if existing.party_id != caller.id:
             raise InvalidInput("This public key is registered to another party.", {"field": "public_key"})
         return existing  # registering the same key again changes nothing
-    key = PartyKey(hub.new_id("key", tx.now), caller.id, text, ms(tx.now))
+    key = PartyKey(hub.new_id("key", tx.now), caller.id, text, to_ms(tx.now))
     tx.uow.insert_party_key(key)
     tx.uow.record(tx.now, "party.key_registered", key.id, key_view(key), None)
     return key
@@ -84,8 +85,8 @@ def revoke(hub: Hub, tx: Tx, caller: Party, party_id: str, key_id: str) -> Party
         raise NotFound(f"You have no key {key_id!r}.", {"key_id": key_id})
     if key.revoked_at_ms is not None:
         return key
-    tx.uow.revoke_party_key(key.id, ms(tx.now))
-    revoked = PartyKey(key.id, key.party_id, key.public_key, key.created_at_ms, ms(tx.now))
+    tx.uow.revoke_party_key(key.id, to_ms(tx.now))
+    revoked = PartyKey(key.id, key.party_id, key.public_key, key.created_at_ms, to_ms(tx.now))
     tx.uow.record(tx.now, "party.key_revoked", key.id, key_view(revoked), None)
     return revoked
 
@@ -125,7 +126,7 @@ def check_signed_ack(
         raise InvalidInput(
             "You have no such active signing key; register one with POST /v1/parties/{id}/keys.", {"field": "key_id"}
         )
-    ack = Acknowledgement(caller.id, object_id, revision, notice.leaf_hash, ms(signed.signed_at))
+    ack = Acknowledgement(caller.id, object_id, revision, notice.leaf_hash, to_ms(signed.signed_at))
     for key in keys:
         if verify_ack(public_key_from_hex(key.public_key), ack, signature):
             return key.id

@@ -36,10 +36,6 @@ _KEY_META = "audit_key"
 _LOAD_CHUNK = 100_000
 
 
-def ms(at: datetime) -> int:
-    return to_ms(at)
-
-
 def from_ms(at_ms: int) -> str:
     """A record time as RFC 3339 (UTC, ``Z``)."""
     return iso_z(record_time(at_ms))
@@ -124,7 +120,7 @@ class AuditLog:
         size = self.tree.size if stored_size is None else stored_size
         if last is None or last.head.size != size:
             return True
-        return ms(now) - last.head.timestamp_ms >= self.interval_ms
+        return to_ms(now) - last.head.timestamp_ms >= self.interval_ms
 
     def seal(self, uow: UnitOfWork, now: datetime) -> None:
         """Bring the tree up to this transaction's log and, when it grew or a head is due, sign and store a head."""
@@ -139,7 +135,7 @@ class AuditLog:
         if not (grew or self.head_due(now)):
             return
         last = self.last_head
-        head = TreeHead(tree.size, tree.root(), max(ms(now), last.head.timestamp_ms if last else 0))
+        head = TreeHead(tree.size, tree.root(), max(to_ms(now), last.head.timestamp_ms if last else 0))
         signed = SignedHead(head, sign_head(self.key, head))
         uow.insert_head(signed)
         self._sealed = signed

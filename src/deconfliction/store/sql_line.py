@@ -354,13 +354,16 @@ class LineQueries:
     def delete_deliveries(self, notice_id: str) -> None:
         self.conn.execute(delete(t.deliveries).where(t.deliveries.c.notice_id == notice_id))
 
-    def set_delivery_time(self, notice_id: str, endpoint_id: str, column: str, at: datetime) -> None:
-        """Stamp ``read_at`` or ``acknowledged_at`` (first time only); reading or acknowledging implies delivery."""
+    def set_delivery_time(self, notice_id: str, endpoint_id: str, column: str, at: datetime) -> bool:
+        """Stamp ``read_at`` or ``acknowledged_at`` (first time only); reading or acknowledging implies delivery.
+        Returns whether this is what marked it delivered."""
         d = t.deliveries.c
         where = and_(d.notice_id == notice_id, d.endpoint_id == endpoint_id)
         stamp = codec.ts(at)
-        self.conn.execute(update(t.deliveries).where(where, d.delivered_at.is_(None)).values(delivered_at=stamp))
+        unseen = update(t.deliveries).where(where, d.delivered_at.is_(None)).values(delivered_at=stamp)
+        delivered = self.conn.execute(unseen).rowcount > 0
         if column == "acknowledged_at":
             self.conn.execute(update(t.deliveries).where(where, d.read_at.is_(None)).values(read_at=stamp))
         target = d.read_at if column == "read_at" else d.acknowledged_at
         self.conn.execute(update(t.deliveries).where(where, target.is_(None)).values({column: stamp}))
+        return delivered
