@@ -64,3 +64,6 @@ class Settings(BaseSettings):
     audit_head_interval_s: float = Field(
         60.0, gt=0, le=60, description="Longest time between two signed tree heads, even when nothing changes."
     )
+    track_stale_s: float = Field(
+        60.0, gt=0, le=3600, description="Position reports older than this are dropped; tracks silent this long end."
+    )

@@ -23,6 +23,7 @@ from deconfliction.api.routers import (
     operations,
     parties,
     sites,
+    tracks,
 )
 from deconfliction.channel.push import WebhookPusher
 from deconfliction.channel.webhooks import WebhookSender
@@ -33,6 +34,7 @@ from deconfliction.core.line import Endpoint
 from deconfliction.service import conflicts as conflict_cases
 from deconfliction.service import endpoints as endpoint_cases
 from deconfliction.service import escalation
+from deconfliction.service import tracks as track_cases
 from deconfliction.service.hub import Hub
 from deconfliction.service.line_health import LineScheduler
 from deconfliction.store.sql import SqlStore
@@ -51,6 +53,7 @@ async def _sweep(hub: Hub) -> None:
         await asyncio.sleep(hub.settings.sweep_interval_s)
         try:
             await run_write(hub, lambda tx: conflict_cases.expire(hub, tx))
+            await run_write(hub, lambda tx: track_cases.prune(hub, tx))
         except Exception:  # keep sweeping; the failure is logged
             log.exception("sweep failed")
 
@@ -159,7 +162,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
 
     app = FastAPI(title="Deconfliction Hub", version="1", description=DESCRIPTION, lifespan=lifespan)
     errors.install(app)
-    for module in (operations, sites, conflicts, events, parties, endpoints, channels, messages, line, audit):
+    for module in (operations, sites, conflicts, events, parties, endpoints, channels, messages, line, audit, tracks):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])

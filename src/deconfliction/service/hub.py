@@ -24,6 +24,7 @@ from deconfliction.core.errors import DeconflictionError, InvalidInput
 from deconfliction.core.index import Envelope, Key, SpatioTemporalIndex
 from deconfliction.core.line import Delivery, Endpoint
 from deconfliction.core.model import Conflict, ObjectType, Party, Role
+from deconfliction.core.tracks import TrackTable, decode_reports
 from deconfliction.core.volumes import Buffers, Volume4D, VolumeLimits
 from deconfliction.service.record import AuditLog
 from deconfliction.service.writer import GroupCommitWriter
@@ -77,6 +78,7 @@ class Hub:
         self.endpoints: dict[str, list[Endpoint]] = {}  # by party, enabled ones only
         self.secret = b""
         self.audit = AuditLog(settings.audit_head_interval_s)
+        self.tracks = TrackTable()
         self._writer: GroupCommitWriter | None = None
         self._last_id_ms = 0
         self._id_seq = 0
@@ -113,7 +115,17 @@ class Hub:
                 group = self.parties[site.party_id].coalition_id
                 self.index_volume((ObjectType.SITE, site.id, 0), site.volume, site.party_id, group, KIND_SITE)
                 recipients[site.id] = site.recipients
+            self._reload_tracks(uow, now_s)
         self.site_recipients = recipients
+
+    def _reload_tracks(self, uow: UnitOfWork, now_s: float) -> None:
+        """The live track table from the batches that can still matter."""
+        stale_s = self.settings.track_stale_s
+        tracks = TrackTable()
+        for party_id, received_at, blob in uow.track_batches_since(now_s - stale_s):
+            tracks.update(party_id, decode_reports(blob), received_at, stale_s)
+        tracks.expire(now_s, stale_s)
+        self.tracks = tracks
 
     def index_volume(self, key: Key, volume: Volume4D, owner: str, group: str | None, kind: int) -> None:
         self.index.add(key, Envelope.of(volume), codec.volume_text(volume), owner, group, kind, volume)

@@ -37,6 +37,7 @@ from deconfliction.store import tables as t
 from deconfliction.store.sql_audit import AuditQueries
 from deconfliction.store.sql_health import HealthQueries
 from deconfliction.store.sql_line import LineQueries
+from deconfliction.store.sql_tracks import TrackQueries
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -227,7 +228,7 @@ def _conflict_values(c: Conflict) -> dict[str, Any]:
     return values
 
 
-class SqlUnitOfWork(LineQueries, HealthQueries, AuditQueries):
+class SqlUnitOfWork(LineQueries, HealthQueries, AuditQueries, TrackQueries):
     """One transaction (or one read) on one connection."""
 
     def __init__(self, conn: Connection) -> None:

@@ -295,3 +295,15 @@ party_keys = Table(
     Column("created_at_ms", Integer, nullable=False),
     Column("revoked_at_ms", Integer),
 )
+
+# 0005: live tracks (``core/tracks.py``): each accepted batch as it came, kept while its reports can still matter
+
+track_batches = Table(
+    "track_batches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("party_id", String, ForeignKey("parties.id"), nullable=False),
+    Column("received_at", Float, nullable=False, index=True),  # epoch seconds
+    Column("count", Integer, nullable=False),
+    Column("reports", LargeBinary, nullable=False),  # the checked reports, as JSON columns
+)

@@ -1,0 +1,281 @@
+"""Live tracks: position reports in, the latest state of every track out, as arrays for the detector.
+
+A **report** says where one of a party's tracks (an aircraft, a drone, a convoy) was at one time, and how it was
+moving: ``track_id`` (the party's own name for it), ``time`` (RFC 3339, UTC), ``lat``, ``lon`` (degrees),
+``altitude`` (metres) with ``altitude_reference``, ``ground_speed`` (m/s), ``track`` (degrees clockwise from true
+north), ``vertical_rate`` (m/s, up positive) and optionally ``callsign`` and ``icao24`` (the 24-bit ICAO address
+in hex). ``parse_reports`` checks a batch and turns it into columns; a batch with one bad report is refused as a
+whole, naming the report and the field, so a feed never half-lands.
+
+A ``TrackTable`` keeps the latest report of every track, keyed by (party, track id). ``update`` applies a batch at
+a given time: reports older than the staleness limit are dropped (counted), and a report never moves a track back
+in time — within a batch the newest report of each track wins, and one not newer than what the table holds is
+dropped as out of order. Tracks whose last report has gone stale leave the table (``expire``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from deconfliction.core.errors import InvalidInput
+
+F64 = npt.NDArray[np.float64]
+MAX_BATCH = 10_000
+MAX_SPEED_MPS = 1_500.0  # Mach ~4.4: anything faster is a broken feed, not an aircraft
+MAX_VERTICAL_MPS = 300.0
+_FUTURE_S = 5.0  # a report this far ahead of the hub's clock is from a feed with a wrong clock
+
+
+class TrackAltitudeReference(StrEnum):
+    WGS84 = "WGS84"  # geometric, above the ellipsoid (GNSS)
+    AMSL = "AMSL"  # above mean sea level
+    BARO = "BARO"  # pressure altitude (ISA, 1013.25 hPa): what ADS-B and flight levels report
+
+
+@dataclass(frozen=True, slots=True)
+class Reports:
+    """A checked batch, one column per field."""
+
+    track_id: list[str]
+    t: F64  # seconds since the Unix epoch
+    lat: F64
+    lon: F64
+    alt_m: F64
+    alt_ref: list[str]
+    gs: F64
+    trk: F64
+    vs: F64
+    callsign: list[str | None]
+    icao24: list[str | None]
+
+    def __len__(self) -> int:
+        return len(self.track_id)
+
+
+def _bad(i: int, field: str, why: str) -> InvalidInput:
+    return InvalidInput(f"reports[{i}].{field} {why}; the batch was not stored.", {"field": f"reports[{i}].{field}"})
+
+
+def _number(i: int, report: Mapping[str, Any], field: str, lo: float, hi: float, default: float | None = None) -> float:
+    value = report.get(field, default)
+    if value is None:
+        raise _bad(i, field, "is missing")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _bad(i, field, f"must be a finite number, got {value!r:.40}")
+    if not lo <= value <= hi:
+        raise _bad(i, field, f"must be within [{lo:g}, {hi:g}], got {value!r:.40}")
+    return float(value)
+
+
+def _text(i: int, report: Mapping[str, Any], field: str, max_len: int, required: bool) -> str | None:
+    value = report.get(field)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value.strip()) <= max_len:
+        raise _bad(i, field, f"must be a string of 1 to {max_len} characters")
+    return value.strip()
+
+
+def _time(i: int, report: Mapping[str, Any]) -> float:
+    value = report.get("time")
+    if not isinstance(value, str):
+        raise _bad(i, "time", "must be an RFC 3339 time in UTC, e.g. 2026-11-22T10:00:00Z")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise _bad(i, "time", f"is not an RFC 3339 time: {value!r:.40}") from None
+    if parsed.tzinfo is None:
+        raise _bad(i, "time", "needs a time zone (Z for UTC)")
+    return parsed.timestamp()
+
+
+def _icao24(i: int, report: Mapping[str, Any]) -> str | None:
+    value = report.get("icao24")
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 6 or any(c not in "0123456789abcdefABCDEF" for c in value):
+        raise _bad(i, "icao24", "must be 6 hex digits (the 24-bit ICAO address)")
+    return value.lower()
+
+
+_KNOWN = frozenset(
+    {
+        "track_id",
+        "time",
+        "lat",
+        "lon",
+        "altitude",
+        "altitude_reference",
+        "ground_speed",
+        "track",
+        "vertical_rate",
+        "callsign",
+        "icao24",
+    }
+)
+_REFERENCES = frozenset(str(r) for r in TrackAltitudeReference)
+
+
+def parse_reports(items: Sequence[Any]) -> Reports:
+    """Check a batch of reports (parsed JSON objects); refuse it whole, naming the first bad report and field."""
+    if not 1 <= len(items) <= MAX_BATCH:
+        raise InvalidInput(f"Send 1 to {MAX_BATCH:,} reports per batch, got {len(items):,}.", {"field": "reports"})
+    cols: dict[str, list[Any]] = {name: [] for name in ("id", "t", "lat", "lon", "alt", "ref", "gs", "trk", "vs")}
+    callsign: list[str | None] = []
+    icao24: list[str | None] = []
+    for i, report in enumerate(items):
+        if not isinstance(report, dict):
+            raise _bad(i, "", "must be a JSON object")
+        unknown = report.keys() - _KNOWN
+        if unknown:
+            raise _bad(i, sorted(unknown)[0], f"is not a report field; fields are {sorted(_KNOWN)}")
+        cols["id"].append(_text(i, report, "track_id", 100, True))
+        cols["t"].append(_time(i, report))
+        cols["lat"].append(_number(i, report, "lat", -90.0, 90.0))
+        cols["lon"].append(_number(i, report, "lon", -180.0, 180.0))
+        cols["alt"].append(_number(i, report, "altitude", -1_000.0, 100_000.0))
+        ref = report.get("altitude_reference", "BARO")
+        if ref not in _REFERENCES:
+            raise _bad(i, "altitude_reference", f"must be one of {sorted(_REFERENCES)}, got {ref!r:.40}")
+        cols["ref"].append(ref)
+        cols["gs"].append(_number(i, report, "ground_speed", 0.0, MAX_SPEED_MPS))
+        cols["trk"].append(_number(i, report, "track", 0.0, 360.0))
+        cols["vs"].append(_number(i, report, "vertical_rate", -MAX_VERTICAL_MPS, MAX_VERTICAL_MPS, 0.0))
+        callsign.append(_text(i, report, "callsign", 16, False))
+        icao24.append(_icao24(i, report))
+    return Reports(
+        track_id=cols["id"],
+        t=np.array(cols["t"]),
+        lat=np.array(cols["lat"]),
+        lon=np.array(cols["lon"]),
+        alt_m=np.array(cols["alt"]),
+        alt_ref=cols["ref"],
+        gs=np.array(cols["gs"]),
+        trk=np.array(cols["trk"]) % 360.0,
+        vs=np.array(cols["vs"]),
+        callsign=callsign,
+        icao24=icao24,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one batch did: reports taken, and those dropped (too old, not newer than the track, from the future)."""
+
+    accepted: int
+    stale: int
+    out_of_order: int
+    future: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrackState:
+    party_id: str
+    track_id: str
+    t: float
+    lat: float
+    lon: float
+    alt_m: float
+    alt_ref: str
+    gs: float
+    trk: float
+    vs: float
+    callsign: str | None
+    icao24: str | None
+
+
+class TrackTable:
+    """The latest state of every live track, by (party, track id)."""
+
+    def __init__(self) -> None:
+        self._states: dict[tuple[str, str], TrackState] = {}
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def clear(self) -> None:
+        self._states.clear()
+
+    def get(self, party_id: str, track_id: str) -> TrackState | None:
+        return self._states.get((party_id, track_id))
+
+    def of_party(self, party_id: str) -> list[TrackState]:
+        return [s for (p, _), s in self._states.items() if p == party_id]
+
+    def states(self) -> list[TrackState]:
+        return list(self._states.values())
+
+    def update(self, party_id: str, reports: Reports, now_s: float, stale_s: float) -> Applied:
+        """Apply a batch at time ``now_s``: the newest fresh report of each track, if newer than the table's."""
+        fresh = reports.t >= now_s - stale_s
+        future = reports.t > now_s + _FUTURE_S
+        usable = np.flatnonzero(fresh & ~future)
+        # Newest first within the batch, so that the first report seen of a track is its latest.
+        order = usable[np.argsort(-reports.t[usable], kind="stable")]
+        accepted = out_of_order = 0
+        seen: set[str] = set()
+        for k in order.tolist():
+            track_id = reports.track_id[k]
+            if track_id in seen:
+                out_of_order += 1
+                continue
+            seen.add(track_id)
+            key = (party_id, track_id)
+            held = self._states.get(key)
+            t = float(reports.t[k])
+            if held is not None and t <= held.t:
+                out_of_order += 1
+                continue
+            self._states[key] = TrackState(
+                party_id,
+                track_id,
+                t,
+                float(reports.lat[k]),
+                float(reports.lon[k]),
+                float(reports.alt_m[k]),
+                reports.alt_ref[k],
+                float(reports.gs[k]),
+                float(reports.trk[k]),
+                float(reports.vs[k]),
+                reports.callsign[k],
+                reports.icao24[k],
+            )
+            accepted += 1
+        stale = int(np.count_nonzero(~fresh))
+        return Applied(accepted, stale, out_of_order, int(np.count_nonzero(future & fresh)))
+
+    def expire(self, now_s: float, stale_s: float) -> list[TrackState]:
+        """Drop tracks whose last report is older than ``stale_s``; returns them."""
+        gone = [s for s in self._states.values() if s.t < now_s - stale_s]
+        for s in gone:
+            del self._states[(s.party_id, s.track_id)]
+        return gone
+
+
+_COLUMNS = ("track_id", "t", "lat", "lon", "alt_m", "alt_ref", "gs", "trk", "vs", "callsign", "icao24")
+
+
+def encode_reports(reports: Reports) -> bytes:
+    """A checked batch as stored: JSON, one array per column."""
+    return orjson.dumps({name: getattr(reports, name) for name in _COLUMNS}, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def decode_reports(blob: bytes) -> Reports:
+    cols = orjson.loads(blob)
+    floats = {name: np.array(cols[name], dtype=np.float64) for name in ("t", "lat", "lon", "alt_m", "gs", "trk", "vs")}
+    return Reports(
+        track_id=cols["track_id"],
+        alt_ref=cols["alt_ref"],
+        callsign=cols["callsign"],
+        icao24=cols["icao24"],
+        **floats,
+    )
