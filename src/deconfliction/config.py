@@ -67,3 +67,12 @@ class Settings(BaseSettings):
     track_stale_s: float = Field(
         60.0, gt=0, le=3600, description="Position reports older than this are dropped; tracks silent this long end."
     )
+    tactical_pass_s: float = Field(1.0, gt=0, le=60, description="How often live tracks are checked for encounters.")
+    tactical_lookahead_s: float = Field(
+        300.0, gt=0, le=3600, description="How far ahead encounters and intrusions are predicted (s)."
+    )
+    tactical_horizontal_m: float = Field(
+        9_260.0, gt=0, description="Tracks predicted closer than this horizontally (and vertically) lose separation."
+    )
+    tactical_vertical_m: float = Field(304.8, gt=0, description="Vertical separation minimum of live tracks (m).")
+    tactical_same_party: bool = Field(False, description="Whether a party's own tracks are checked against each other.")

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from deconfliction.api import errors
 from deconfliction.api.deps import TokenCache, refresh_endpoints, run_write
 from deconfliction.api.routers import (
+    alerts,
     audit,
     channels,
     conflicts,
@@ -162,7 +163,20 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
 
     app = FastAPI(title="Deconfliction Hub", version="1", description=DESCRIPTION, lifespan=lifespan)
     errors.install(app)
-    for module in (operations, sites, conflicts, events, parties, endpoints, channels, messages, line, audit, tracks):
+    for module in (
+        operations,
+        sites,
+        conflicts,
+        events,
+        parties,
+        endpoints,
+        channels,
+        messages,
+        line,
+        audit,
+        tracks,
+        alerts,
+    ):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])

@@ -19,6 +19,7 @@ import orjson
 
 from deconfliction.channel.events import EventLog, Listeners
 from deconfliction.config import Settings
+from deconfliction.core.alerts import AlertBook
 from deconfliction.core.disclosure import conflict_record, conflict_view, same_side
 from deconfliction.core.errors import DeconflictionError, InvalidInput
 from deconfliction.core.index import Envelope, Key, SpatioTemporalIndex
@@ -79,6 +80,7 @@ class Hub:
         self.secret = b""
         self.audit = AuditLog(settings.audit_head_interval_s)
         self.tracks = TrackTable()
+        self.alerts = AlertBook()
         self._writer: GroupCommitWriter | None = None
         self._last_id_ms = 0
         self._id_seq = 0
@@ -116,6 +118,9 @@ class Hub:
                 self.index_volume((ObjectType.SITE, site.id, 0), site.volume, site.party_id, group, KIND_SITE)
                 recipients[site.id] = site.recipients
             self._reload_tracks(uow, now_s)
+            alerts = AlertBook()
+            alerts.load(uow.open_alerts())
+            self.alerts = alerts
         self.site_recipients = recipients
 
     def _reload_tracks(self, uow: UnitOfWork, now_s: float) -> None:

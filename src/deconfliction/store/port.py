@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
+from deconfliction.core.alerts import Alert
 from deconfliction.core.health import LineState, LineTest, WebhookState
 from deconfliction.core.line import Channel, Delivery, Endpoint, Message, Notice
 from deconfliction.core.model import (
@@ -118,7 +119,16 @@ class TrackUnitOfWork(Protocol):
     def prune_track_batches(self, before: float) -> int: ...
 
 
-class UnitOfWork(LineUnitOfWork, HealthUnitOfWork, AuditUnitOfWork, TrackUnitOfWork, Protocol):
+class AlertUnitOfWork(Protocol):
+    """Tactical alerts (``core/alerts.py``)."""
+
+    def save_alert(self, alert: Alert, fresh: bool) -> None: ...
+    def open_alerts(self) -> list[Alert]: ...
+    def alert(self, alert_id: str) -> Alert | None: ...
+    def alerts_of(self, party_id: str | None, open_only: bool, limit: int) -> list[Alert]: ...
+
+
+class UnitOfWork(LineUnitOfWork, HealthUnitOfWork, AuditUnitOfWork, TrackUnitOfWork, AlertUnitOfWork, Protocol):
     # parties and coalitions
     def insert_coalition(self, coalition: Coalition, at: datetime) -> None: ...
     def coalition_by_name(self, name: str) -> Coalition | None: ...

@@ -34,6 +34,7 @@ from deconfliction.core.model import (
 )
 from deconfliction.store import codec
 from deconfliction.store import tables as t
+from deconfliction.store.sql_alerts import AlertQueries
 from deconfliction.store.sql_audit import AuditQueries
 from deconfliction.store.sql_health import HealthQueries
 from deconfliction.store.sql_line import LineQueries
@@ -228,7 +229,7 @@ def _conflict_values(c: Conflict) -> dict[str, Any]:
     return values
 
 
-class SqlUnitOfWork(LineQueries, HealthQueries, AuditQueries, TrackQueries):
+class SqlUnitOfWork(LineQueries, HealthQueries, AuditQueries, TrackQueries, AlertQueries):
     """One transaction (or one read) on one connection."""
 
     def __init__(self, conn: Connection) -> None:

@@ -307,3 +307,22 @@ track_batches = Table(
     Column("count", Integer, nullable=False),
     Column("reports", LargeBinary, nullable=False),  # the checked reports, as JSON columns
 )
+
+# 0006: tactical alerts (``core/alerts.py``)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("a_party", String, nullable=False),
+    Column("a_track", String, nullable=False),
+    Column("b_party", String, nullable=False),
+    Column("b_track", String, nullable=False),
+    Column("opened_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("closed_at", Float),
+    Column("encounter", Text, nullable=False),  # the last prediction sent, as JSON
+    Index("ix_alerts_open", "closed_at"),
+    Index("ix_alerts_a_party", "a_party"),
+    Index("ix_alerts_b_party", "b_party"),
+)

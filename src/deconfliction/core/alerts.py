@@ -1,0 +1,185 @@
+"""Tactical alerts: one per encounter between two tracks, from the pass that first predicts it to the pass that
+no longer does.
+
+Every detection pass yields the encounters it predicts (``Encounter``: two tracks that will lose both horizontal
+and vertical separation within the look-ahead, with the time to that loss and the closest point of approach).
+``AlertBook.reconcile`` turns the passes into an alert's life: **opened** when a pair first appears, **updated**
+when what it predicts moved enough to matter (time to loss of separation by ``min_change_s`` or more, or the
+predicted minimum distance by ``min_change_m`` or more), **closed** when the pair is no longer predicted. The
+book holds the last state sent of each open alert, so a party hears of a change once, not once a second.
+
+How one party sees an alert is decided here too (``alert_view``): its own track in full; of the other party's
+track only what the encounter needs — where it is, where it is going, how high — behind an opaque reference, never
+its id, callsign or ICAO address.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+TrackKey = tuple[str, str]  # (party id, the party's track id)
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One track of an encounter, as it was when the pass predicted it."""
+
+    party_id: str
+    track_id: str
+    lat: float
+    lon: float
+    alt_m: float
+    alt_ref: str
+    gs: float
+    trk: float
+    vs: float
+
+    @property
+    def key(self) -> TrackKey:
+        return (self.party_id, self.track_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Encounter:
+    """A predicted loss of separation between ``a`` and ``b`` (``a.key < b.key``)."""
+
+    a: Side
+    b: Side
+    t_los_s: float  # seconds from the pass to the loss of separation (0: already lost)
+    t_cpa_s: float  # seconds to the closest point of approach
+    d_cpa_m: float  # predicted minimum horizontal distance
+    dv_cpa_m: float  # vertical distance at the closest point of approach
+    cpa_lat: float  # where the closest approach happens (midpoint of the two)
+    cpa_lon: float
+
+    @property
+    def key(self) -> tuple[TrackKey, TrackKey]:
+        return (self.a.key, self.b.key)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    id: str
+    encounter: Encounter
+    opened_at_s: float
+    updated_at_s: float
+    closed_at_s: float | None = None
+
+    @property
+    def party_ids(self) -> tuple[str, str]:
+        return (self.encounter.a.party_id, self.encounter.b.party_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    opened: list[Alert]
+    updated: list[Alert]
+    closed: list[Alert]
+
+
+class AlertBook:
+    """The open alerts, by pair of tracks."""
+
+    def __init__(self, min_change_s: float = 5.0, min_change_m: float = 185.2) -> None:
+        self.min_change_s = min_change_s
+        self.min_change_m = min_change_m
+        self._open: dict[tuple[TrackKey, TrackKey], Alert] = {}
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def load(self, alerts: Iterable[Alert]) -> None:
+        self._open = {a.encounter.key: a for a in alerts if a.closed_at_s is None}
+
+    def open_alerts(self) -> list[Alert]:
+        return list(self._open.values())
+
+    def get(self, alert_id: str) -> Alert | None:
+        return next((a for a in self._open.values() if a.id == alert_id), None)
+
+    def _moved(self, before: Encounter, now: Encounter) -> bool:
+        return (
+            abs(now.t_los_s - before.t_los_s) >= self.min_change_s
+            or abs(now.d_cpa_m - before.d_cpa_m) >= self.min_change_m
+        )
+
+    def reconcile(self, encounters: Iterable[Encounter], now_s: float, new_id: Any) -> Changes:
+        """Apply one pass: ``new_id()`` names each new alert. The book is changed in place."""
+        opened: list[Alert] = []
+        updated: list[Alert] = []
+        seen = set()
+        for enc in encounters:
+            key = enc.key
+            seen.add(key)
+            held = self._open.get(key)
+            if held is None:
+                alert = Alert(new_id(), enc, now_s, now_s)
+                self._open[key] = alert
+                opened.append(alert)
+            elif self._moved(held.encounter, enc):
+                alert = replace(held, encounter=enc, updated_at_s=now_s)
+                self._open[key] = alert
+                updated.append(alert)
+        closed = []
+        for key in [k for k in self._open if k not in seen]:
+            closed.append(replace(self._open.pop(key), closed_at_s=now_s))
+        return Changes(opened, updated, closed)
+
+
+def track_ref(secret: bytes, viewer_id: str, key: TrackKey) -> str:
+    """How ``viewer_id`` tells another party's tracks apart without learning their ids (an HMAC per viewer)."""
+    digest = hmac.new(secret, f"{viewer_id}\x00track\x00{key[0]}\x00{key[1]}".encode(), hashlib.sha256).digest()
+    return "trk_" + base64.urlsafe_b64encode(digest[:12]).decode()
+
+
+def _kinematics(s: Side) -> dict[str, Any]:
+    return {
+        "lat": s.lat,
+        "lon": s.lon,
+        "altitude": s.alt_m,
+        "altitude_reference": s.alt_ref,
+        "ground_speed": s.gs,
+        "track": s.trk,
+        "vertical_rate": s.vs,
+    }
+
+
+def alert_common(alert: Alert, at_iso: Any) -> dict[str, Any]:
+    enc = alert.encounter
+    return {
+        "id": alert.id,
+        "status": "closed" if alert.closed_at_s is not None else "open",
+        "opened_at": at_iso(alert.opened_at_s),
+        "updated_at": at_iso(alert.updated_at_s),
+        "closed_at": at_iso(alert.closed_at_s) if alert.closed_at_s is not None else None,
+        "time_to_loss_s": round(enc.t_los_s, 1),
+        "time_to_cpa_s": round(enc.t_cpa_s, 1),
+        "predicted_min_distance_m": round(enc.d_cpa_m, 1),
+        "vertical_distance_at_cpa_m": round(enc.dv_cpa_m, 1),
+        "cpa": {"lat": enc.cpa_lat, "lon": enc.cpa_lon},
+    }
+
+
+def alert_view(alert: Alert, viewer_id: str, secret: bytes, at_iso: Any, names: dict[str, str]) -> dict[str, Any]:
+    """The alert as one of its two parties sees it: its own track in full, the other behind an opaque ref."""
+    enc = alert.encounter
+    mine, other = (enc.a, enc.b) if enc.a.party_id == viewer_id else (enc.b, enc.a)
+    view = alert_common(alert, at_iso)
+    view["your_track"] = {"track_id": mine.track_id, **_kinematics(mine)}
+    view["other_party"] = {"id": other.party_id, "name": names.get(other.party_id)}
+    view["other_track"] = {"ref": track_ref(secret, viewer_id, other.key), **_kinematics(other)}
+    return view
+
+
+def monitor_view(alert: Alert, viewer_id: str, secret: bytes, at_iso: Any, names: dict[str, str]) -> dict[str, Any]:
+    view = alert_common(alert, at_iso)
+    view["parties"] = [
+        {"id": s.party_id, "name": names.get(s.party_id), "track_ref": track_ref(secret, viewer_id, s.key)}
+        for s in (alert.encounter.a, alert.encounter.b)
+    ]
+    return view

@@ -1,0 +1,57 @@
+"""The SQLAlchemy adapter's part for tactical alerts."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy.engine import Row
+
+from deconfliction.core.alerts import Alert, Encounter, Side
+from deconfliction.store import tables as t
+
+_A = t.alerts.c
+
+
+def _alert(row: Row[Any]) -> Alert:
+    data = orjson.loads(row.encounter)
+    enc = Encounter(**{**data, "a": Side(**data["a"]), "b": Side(**data["b"])})
+    return Alert(row.id, enc, row.opened_at, row.updated_at, row.closed_at)
+
+
+class AlertQueries:
+    """Mixed into ``SqlUnitOfWork``."""
+
+    conn: Connection
+
+    def save_alert(self, alert: Alert, fresh: bool) -> None:
+        enc = alert.encounter
+        values = {
+            "opened_at": alert.opened_at_s,
+            "updated_at": alert.updated_at_s,
+            "closed_at": alert.closed_at_s,
+            "encounter": orjson.dumps(asdict(enc)).decode(),
+        }
+        if fresh:
+            keys = {"a_party": enc.a.party_id, "a_track": enc.a.track_id}
+            keys |= {"b_party": enc.b.party_id, "b_track": enc.b.track_id}
+            self.conn.execute(insert(t.alerts).values(id=alert.id, **keys, **values))
+        else:
+            self.conn.execute(update(t.alerts).where(_A.id == alert.id).values(**values))
+
+    def open_alerts(self) -> list[Alert]:
+        return [_alert(r) for r in self.conn.execute(select(t.alerts).where(_A.closed_at.is_(None)))]
+
+    def alert(self, alert_id: str) -> Alert | None:
+        row = self.conn.execute(select(t.alerts).where(_A.id == alert_id)).first()
+        return _alert(row) if row else None
+
+    def alerts_of(self, party_id: str | None, open_only: bool, limit: int) -> list[Alert]:
+        query = select(t.alerts).order_by(_A.opened_at.desc()).limit(limit)
+        if party_id is not None:
+            query = query.where(or_(_A.a_party == party_id, _A.b_party == party_id))
+        if open_only:
+            query = query.where(_A.closed_at.is_(None))
+        return [_alert(r) for r in self.conn.execute(query)]

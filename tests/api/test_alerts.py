@@ -1,0 +1,76 @@
+"""Tactical alerts from predicted encounters: opened, updated when it matters, closed; each side sees its own
+track in full and the other only behind a ref; logged in the record; reloaded after a restart."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from deconfliction.core.alerts import Encounter, Side
+from deconfliction.core.model import Role
+from deconfliction.service import tactical
+from deconfliction.service.hub import Hub
+from deconfliction.store.sql import SqlStore
+from tests.api.conftest import Caller, World
+from tests.api.test_line import events
+
+
+def encounter(a: Caller, b: Caller, t_los: float = 120.0, d_cpa: float = 3_000.0) -> Encounter:
+    side_a = Side(a.id, "VIPER11", 50.0, 5.0, 9_000.0, "BARO", 128.0, 90.0, 0.0)
+    side_b = Side(b.id, "RED-7", 50.0, 5.5, 9_100.0, "BARO", 128.0, 270.0, 0.0)
+    first, second = sorted((side_a, side_b), key=lambda s: s.key)
+    return Encounter(first, second, t_los, t_los + 30, d_cpa, 100.0, 50.0, 5.25)
+
+
+def apply(world: World, *encounters: Encounter) -> Any:
+    return world.hub.execute(lambda tx: tactical.apply_pass(world.hub, tx, list(encounters)))
+
+
+def alerts_of(who: Caller, type_: str) -> list[dict[str, Any]]:
+    return [d for _, t, d in events(who) if t == type_]
+
+
+def test_an_encounter_opens_one_alert_updates_it_when_it_matters_and_closes_it(world: World) -> None:
+    blue, red, green = world.party("Blue"), world.party("Red"), world.party("Green")
+    monitor = world.party("UN", role=Role.MONITOR)
+    enc = encounter(blue, red)
+    assert len(apply(world, enc).opened) == 1
+    world.clock.advance(seconds=1)
+    assert apply(world, replace(enc, t_los_s=118.0)).updated == []  # 2 s closer: not worth telling
+    world.clock.advance(seconds=1)
+    assert len(apply(world, replace(enc, t_los_s=100.0, d_cpa_m=1_000.0)).updated) == 1
+    world.clock.advance(seconds=1)
+    assert len(apply(world).closed) == 1
+
+    mine = alerts_of(blue, "alert.opened")[0]
+    assert mine["your_track"]["track_id"] == "VIPER11" and mine["other_party"]["id"] == red.id
+    assert mine["other_track"]["ref"].startswith("trk_") and "RED-7" not in orjson.dumps(mine).decode()
+    theirs = alerts_of(red, "alert.opened")[0]
+    assert theirs["id"] == mine["id"] and "VIPER11" not in orjson.dumps(theirs).decode()
+    assert theirs["other_track"]["ref"] != mine["other_track"]["ref"]
+    assert [a["time_to_loss_s"] for a in alerts_of(blue, "alert.updated")] == [100.0]
+    assert alerts_of(red, "alert.closed")[0]["status"] == "closed"
+    assert alerts_of(green, "alert.opened") == []
+    seen = alerts_of(monitor, "alert.opened")[0]
+    assert {p["id"] for p in seen["parties"]} == {blue.id, red.id}
+    assert "VIPER11" not in orjson.dumps(seen).decode()
+    assert mine["receipt"]["index"] >= 0
+
+    listed = blue.get("/v1/alerts").json()["alerts"]
+    assert [a["status"] for a in listed] == ["closed"]
+    assert blue.get(f"/v1/alerts/{mine['id']}").json()["predicted_min_distance_m"] == 1_000.0
+    assert green.get(f"/v1/alerts/{mine['id']}").status_code == 404
+    kinds = [
+        orjson.loads(e["document"])["kind"] for e in blue.get("/v1/audit/entries").json()["entries"] if "document" in e
+    ]
+    assert [k for k in kinds if k.startswith("alert.")] == ["alert.opened", "alert.updated", "alert.closed"]
+
+
+def test_open_alerts_survive_a_restart(world: World) -> None:
+    blue, red = world.party("Blue"), world.party("Red")
+    apply(world, encounter(blue, red))
+    again = Hub(SqlStore.sqlite(world.db), world.hub.settings, clock=world.clock)
+    assert len(again.alerts) == 1
+    assert blue.get("/v1/alerts", params={"status": "open"}).json()["alerts"][0]["status"] == "open"
