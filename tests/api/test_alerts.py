@@ -7,7 +7,9 @@ from dataclasses import replace
 from typing import Any
 
 import orjson
+import pytest
 
+from deconfliction.config import Settings
 from deconfliction.core.alerts import Encounter, Side
 from deconfliction.core.model import Role
 from deconfliction.service import tactical
@@ -15,6 +17,13 @@ from deconfliction.service.hub import Hub
 from deconfliction.store.sql import SqlStore
 from tests.api.conftest import Caller, World
 from tests.api.test_line import events
+from tests.conftest import box, iso
+
+
+@pytest.fixture
+def settings(tmp_path: Any) -> Settings:
+    # Passes are run by hand here: the hub's own pass would race them.
+    return Settings(db=tmp_path / "hub.db", sweep_interval_s=3600, tactical_pass_s=60)
 
 
 def encounter(a: Caller, b: Caller, t_los: float = 120.0, d_cpa: float = 3_000.0) -> Encounter:
@@ -74,3 +83,53 @@ def test_open_alerts_survive_a_restart(world: World) -> None:
     again = Hub(SqlStore.sqlite(world.db), world.hub.settings, clock=world.clock)
     assert len(again.alerts) == 1
     assert blue.get("/v1/alerts", params={"status": "open"}).json()["alerts"][0]["status"] == "open"
+
+
+def test_a_track_heading_into_a_site_alerts_its_party_and_the_sites_owner(world: World) -> None:
+    aid, red, green = world.party("Aid"), world.party("Red"), world.party("Green")
+    site = aid.post(
+        "/v1/sites",
+        json={
+            "name": "Field hospital",
+            "category": "hospital",
+            "footprint": box(5.5, 50.0, 0.02),
+            "recipients": [red.id],
+        },
+    )
+    assert site.status_code == 201, site.text
+    at = iso(world.clock.now)
+    track = {
+        "track_id": "R1",
+        "time": at,
+        "lat": 50.0,
+        "lon": 5.2,
+        "altitude": 1_000.0,
+        "ground_speed": 100.0,
+        "track": 90.0,
+        "vertical_rate": 0.0,
+    }
+    assert red.post("/v1/tracks", json=[track, {**track, "track_id": "R2", "track": 270.0}]).status_code == 200
+    green.post("/v1/tracks", json=[{**track, "track_id": "G1"}])  # not a recipient: the site is not its concern
+
+    def run() -> Any:
+        return world.hub.execute(lambda tx: tactical.apply_pass(world.hub, tx, tactical.intrusions(world.hub, tx)))
+
+    changes = run()
+    assert len(changes.opened) == 1
+    mine = alerts_of(red, "alert.opened")[0]
+    assert mine["kind"] == "intrusion" and mine["your_track"]["track_id"] == "R1"
+    assert mine["into"] == {
+        "type": "site",
+        "id": site.json()["site"]["id"],
+        "name": "Field hospital",
+        "category": "hospital",
+    }
+    assert 150 < mine["time_to_entry_s"] < 230
+    owner = alerts_of(aid, "alert.opened")[0]
+    assert owner["your_object"]["id"] == site.json()["site"]["id"] and owner["other_party"]["id"] == red.id
+    assert "R1" not in orjson.dumps(owner).decode()
+    assert alerts_of(green, "alert.opened") == []
+    # R1 turns away: the alert closes on the next pass.
+    world.clock.advance(seconds=2)
+    red.post("/v1/tracks", json=[{**track, "time": iso(world.clock.now), "track": 270.0}])
+    assert len(run().closed) == 1

@@ -29,14 +29,15 @@ from deconfliction.api.routers import (
 from deconfliction.channel.push import WebhookPusher
 from deconfliction.channel.webhooks import WebhookSender
 from deconfliction.config import Settings
+from deconfliction.core.alerts import Encounter
 from deconfliction.core.backoff import RetryPolicy
 from deconfliction.core.health import WebhookState
 from deconfliction.core.line import Endpoint
 from deconfliction.service import conflicts as conflict_cases
 from deconfliction.service import endpoints as endpoint_cases
-from deconfliction.service import escalation
+from deconfliction.service import escalation, tactical
 from deconfliction.service import tracks as track_cases
-from deconfliction.service.hub import Hub
+from deconfliction.service.hub import Hub, Tx
 from deconfliction.service.line_health import LineScheduler
 from deconfliction.store.sql import SqlStore
 
@@ -111,6 +112,23 @@ def _pusher(hub: Hub) -> WebhookPusher:
     )
 
 
+async def _tactical(hub: Hub) -> None:
+    """Every pass: encounters between live tracks (off the writer), then entries into volumes and the alerts' life
+    (in the writer, which owns the index and the alerts)."""
+    while True:
+        await asyncio.sleep(hub.settings.tactical_pass_s)
+        try:
+            if len(hub.tracks) or len(hub.alerts):
+                pairs = await asyncio.to_thread(tactical.encounters, hub, hub.clock())
+
+                def apply(tx: Tx, pairs: list[Encounter] = pairs) -> object:
+                    return tactical.apply_pass(hub, tx, [*pairs, *tactical.intrusions(hub, tx)])
+
+                await run_write(hub, apply)
+        except Exception:  # the next pass will try again; the failure is logged
+            log.exception("tactical pass failed")
+
+
 async def _heads(hub: Hub) -> None:
     """Sign a tree head at least every ``audit_head_interval_s``, even when nothing changes."""
     while True:
@@ -149,6 +167,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
             asyncio.create_task(_line_tests(the_hub, LineScheduler(the_hub))),
             asyncio.create_task(pusher.run()),
             asyncio.create_task(_heads(the_hub)),
+            asyncio.create_task(_tactical(the_hub)),
             asyncio.create_task(_checkpoint(the_hub)),
         ]
         try:

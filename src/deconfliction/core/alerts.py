@@ -63,16 +63,52 @@ class Encounter:
 
 
 @dataclass(frozen=True, slots=True)
+class VolumeEntry:
+    """A predicted entry of ``track`` into a protected site or another party's declared volume."""
+
+    track: Side
+    object_type: str  # "site" or "operation"
+    object_id: str
+    volume: int
+    owner: str
+    t_entry_s: float  # seconds from the pass (0: inside already)
+    lat: float  # where it enters
+    lon: float
+
+    @property
+    def key(self) -> tuple[TrackKey, TrackKey]:
+        return (self.track.key, (self.owner, f"{self.object_type}:{self.object_id}:{self.volume}"))
+
+    @property
+    def t_los_s(self) -> float:
+        return self.t_entry_s
+
+    @property
+    def d_cpa_m(self) -> float:
+        return 0.0
+
+
+Predicted = Encounter | VolumeEntry
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     id: str
-    encounter: Encounter
+    encounter: Predicted
     opened_at_s: float
     updated_at_s: float
     closed_at_s: float | None = None
 
     @property
+    def kind(self) -> str:
+        return "encounter" if isinstance(self.encounter, Encounter) else "intrusion"
+
+    @property
     def party_ids(self) -> tuple[str, str]:
-        return (self.encounter.a.party_id, self.encounter.b.party_id)
+        enc = self.encounter
+        if isinstance(enc, Encounter):
+            return (enc.a.party_id, enc.b.party_id)
+        return (enc.track.party_id, enc.owner)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +138,13 @@ class AlertBook:
     def get(self, alert_id: str) -> Alert | None:
         return next((a for a in self._open.values() if a.id == alert_id), None)
 
-    def _moved(self, before: Encounter, now: Encounter) -> bool:
+    def _moved(self, before: Predicted, now: Predicted) -> bool:
         return (
             abs(now.t_los_s - before.t_los_s) >= self.min_change_s
             or abs(now.d_cpa_m - before.d_cpa_m) >= self.min_change_m
         )
 
-    def reconcile(self, encounters: Iterable[Encounter], now_s: float, new_id: Any) -> Changes:
+    def reconcile(self, encounters: Iterable[Predicted], now_s: float, new_id: Any) -> Changes:
         """Apply one pass: ``new_id()`` names each new alert. The book is changed in place."""
         opened: list[Alert] = []
         updated: list[Alert] = []
@@ -151,35 +187,58 @@ def _kinematics(s: Side) -> dict[str, Any]:
 
 def alert_common(alert: Alert, at_iso: Any) -> dict[str, Any]:
     enc = alert.encounter
-    return {
+    common: dict[str, Any] = {
         "id": alert.id,
+        "kind": alert.kind,
         "status": "closed" if alert.closed_at_s is not None else "open",
         "opened_at": at_iso(alert.opened_at_s),
         "updated_at": at_iso(alert.updated_at_s),
         "closed_at": at_iso(alert.closed_at_s) if alert.closed_at_s is not None else None,
-        "time_to_loss_s": round(enc.t_los_s, 1),
-        "time_to_cpa_s": round(enc.t_cpa_s, 1),
-        "predicted_min_distance_m": round(enc.d_cpa_m, 1),
-        "vertical_distance_at_cpa_m": round(enc.dv_cpa_m, 1),
-        "cpa": {"lat": enc.cpa_lat, "lon": enc.cpa_lon},
     }
+    if isinstance(enc, Encounter):
+        common |= {
+            "time_to_loss_s": round(enc.t_los_s, 1),
+            "time_to_cpa_s": round(enc.t_cpa_s, 1),
+            "predicted_min_distance_m": round(enc.d_cpa_m, 1),
+            "vertical_distance_at_cpa_m": round(enc.dv_cpa_m, 1),
+            "cpa": {"lat": enc.cpa_lat, "lon": enc.cpa_lon},
+        }
+    else:
+        common |= {"time_to_entry_s": round(enc.t_entry_s, 1), "entry": {"lat": enc.lat, "lon": enc.lon}}
+    return common
 
 
-def alert_view(alert: Alert, viewer_id: str, secret: bytes, at_iso: Any, names: dict[str, str]) -> dict[str, Any]:
-    """The alert as one of its two parties sees it: its own track in full, the other behind an opaque ref."""
+def alert_view(
+    alert: Alert, viewer_id: str, secret: bytes, at_iso: Any, names: dict[str, str], target: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The alert as one of its two parties sees it: its own track (or volume) in full, the other side behind an
+    opaque ref. ``target``: how the entered volume is shown to the track's party (for an intrusion)."""
     enc = alert.encounter
-    mine, other = (enc.a, enc.b) if enc.a.party_id == viewer_id else (enc.b, enc.a)
     view = alert_common(alert, at_iso)
-    view["your_track"] = {"track_id": mine.track_id, **_kinematics(mine)}
-    view["other_party"] = {"id": other.party_id, "name": names.get(other.party_id)}
-    view["other_track"] = {"ref": track_ref(secret, viewer_id, other.key), **_kinematics(other)}
+    if isinstance(enc, Encounter):
+        mine, other = (enc.a, enc.b) if enc.a.party_id == viewer_id else (enc.b, enc.a)
+        view["your_track"] = {"track_id": mine.track_id, **_kinematics(mine)}
+        view["other_party"] = {"id": other.party_id, "name": names.get(other.party_id)}
+        view["other_track"] = {"ref": track_ref(secret, viewer_id, other.key), **_kinematics(other)}
+    elif viewer_id == enc.track.party_id:
+        view["your_track"] = {"track_id": enc.track.track_id, **_kinematics(enc.track)}
+        view["other_party"] = {"id": enc.owner, "name": names.get(enc.owner)}
+        view["into"] = target
+    else:
+        view["your_object"] = {"type": enc.object_type, "id": enc.object_id, "volume": enc.volume}
+        view["other_party"] = {"id": enc.track.party_id, "name": names.get(enc.track.party_id)}
+        view["other_track"] = {"ref": track_ref(secret, viewer_id, enc.track.key), **_kinematics(enc.track)}
     return view
 
 
 def monitor_view(alert: Alert, viewer_id: str, secret: bytes, at_iso: Any, names: dict[str, str]) -> dict[str, Any]:
     view = alert_common(alert, at_iso)
+    enc = alert.encounter
+    sides = (enc.a, enc.b) if isinstance(enc, Encounter) else (enc.track,)
     view["parties"] = [
         {"id": s.party_id, "name": names.get(s.party_id), "track_ref": track_ref(secret, viewer_id, s.key)}
-        for s in (alert.encounter.a, alert.encounter.b)
+        for s in sides
     ]
+    if isinstance(enc, VolumeEntry):
+        view["parties"].append({"id": enc.owner, "name": names.get(enc.owner), "object_type": enc.object_type})
     return view

@@ -39,6 +39,7 @@ R_MIN_M = 6_335_439.0
 _SLACK_RAD = 1e-9
 
 NO_GROUP = -1
+NEAR_M = 60_000.0  # ``near``: how far around every volume a point counts as near it (a track's reach, 200 m/s × 300 s)
 
 # (object type, object id, volume number)
 Key = tuple[str, str, int]
@@ -136,6 +137,10 @@ class SpatioTemporalIndex:
         self._owner: npt.NDArray[np.int32] = np.full(cap, -1, dtype=np.int32)
         self._group: npt.NDArray[np.int32] = np.full(cap, NO_GROUP, dtype=np.int32)
         self._kind: npt.NDArray[np.int8] = np.zeros(cap, dtype=np.int8)
+        self._near: dict[int, int] = {}  # cell → how many volumes lie within NEAR_M of it
+        self._near_cells: npt.NDArray[np.int64] | None = None
+        self._n_lon_arr = np.array(self._n_lon, dtype=np.int64)
+        self._band_offset_arr = np.array(self._band_offset[:-1], dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self._slot_of)
@@ -174,6 +179,9 @@ class SpatioTemporalIndex:
             self._remember(slot, volume)
         for bucket in self._bucket_keys(slot):
             self._buckets.setdefault(bucket, []).append(slot)
+        for cell in self._near_of(slot):
+            self._near[cell] = self._near.get(cell, 0) + 1
+        self._near_cells = None
 
     def remove(self, key: Key) -> bool:
         slot = self._slot_of.pop(key, None)
@@ -184,6 +192,13 @@ class SpatioTemporalIndex:
             members.remove(slot)
             if not members:
                 del self._buckets[bucket]
+        for cell in self._near_of(slot):
+            left = self._near[cell] - 1
+            if left:
+                self._near[cell] = left
+            else:
+                del self._near[cell]
+        self._near_cells = None
         self._keys[slot] = None
         self._payloads[slot] = ""
         self._cache.pop(slot, None)
@@ -201,6 +216,18 @@ class SpatioTemporalIndex:
         return keys
 
     # -- queries ---
+
+    def near(self, lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+        """Which points (degrees) lie in a cell within ``NEAR_M`` of some volume: a vectorized first sieve, so that
+        only those need a ``candidates`` query. Conservative: a point within NEAR_M of a volume is always near."""
+        if self._near_cells is None:
+            self._near_cells = np.array(sorted(self._near), dtype=np.int64)
+        if len(self._near_cells) == 0:
+            return np.zeros(len(lat), dtype=bool)
+        band = np.clip(np.floor((lat + 90.0) / self._cell).astype(np.int64), 0, len(self._n_lon) - 1)
+        n = self._n_lon_arr[band]
+        idx = np.floor((lon + 180.0) / 360.0 * n).astype(np.int64) % n
+        return np.isin(self._band_offset_arr[band] + idx, self._near_cells)
 
     def candidates(
         self,
@@ -281,6 +308,10 @@ class SpatioTemporalIndex:
         self._cache[slot] = volume
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+
+    def _near_of(self, slot: int) -> list[int]:
+        lat, lon = self._latlon[slot]
+        return self._cells(float(lat), float(lon), float(self._ang[slot]) + NEAR_M / R_MIN_M)
 
     def _bucket_keys(self, slot: int) -> list[int]:
         lat, lon = self._latlon[slot]

@@ -11,10 +11,26 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from deconfliction.core.alerts import Alert, Changes, Encounter, alert_common, alert_view, monitor_view, track_ref
-from deconfliction.core.disclosure import iso_z
-from deconfliction.core.model import Role
-from deconfliction.service.hub import Hub, Tx
+import numpy as np
+
+from deconfliction.core.alerts import (
+    Alert,
+    Changes,
+    Encounter,
+    Predicted,
+    Side,
+    VolumeEntry,
+    alert_common,
+    alert_view,
+    monitor_view,
+    track_ref,
+)
+from deconfliction.core.disclosure import iso_z, opaque_ref
+from deconfliction.core.index import Candidate
+from deconfliction.core.intrusion import Mover, dead_reckon, predict_intrusions
+from deconfliction.core.model import ObjectRef, ObjectType, Role
+from deconfliction.service.hub import KIND_OPERATION, KIND_SITE, Hub, Tx
+from deconfliction.store.port import UnitOfWork
 
 OPENED = "alert.opened"
 UPDATED = "alert.updated"
@@ -25,31 +41,61 @@ def _iso(at_s: float) -> str:
     return iso_z(datetime.fromtimestamp(at_s, UTC))
 
 
+def _side_record(hub: Hub, s: Side) -> dict[str, Any]:
+    return {
+        "party_id": s.party_id,
+        "track_ref": track_ref(hub.secret, "record", s.key),
+        "lat": s.lat,
+        "lon": s.lon,
+        "altitude": s.alt_m,
+        "altitude_reference": s.alt_ref,
+        "ground_speed": s.gs,
+        "track": s.trk,
+        "vertical_rate": s.vs,
+    }
+
+
 def _record(hub: Hub, alert: Alert) -> dict[str, Any]:
     """The alert as the record keeps it: what both parties and the monitors may read; tracks behind refs."""
     doc = alert_common(alert, _iso)
-    doc["sides"] = [
-        {
-            "party_id": s.party_id,
-            "track_ref": track_ref(hub.secret, "record", s.key),
-            "lat": s.lat,
-            "lon": s.lon,
-            "altitude": s.alt_m,
-            "altitude_reference": s.alt_ref,
-            "ground_speed": s.gs,
-            "track": s.trk,
-            "vertical_rate": s.vs,
+    enc = alert.encounter
+    if isinstance(enc, Encounter):
+        doc["sides"] = [_side_record(hub, s) for s in (enc.a, enc.b)]
+    else:
+        doc["track"] = _side_record(hub, enc.track)
+        ref = ObjectRef(ObjectType(enc.object_type), enc.object_id, enc.owner, enc.volume)
+        doc["into"] = {
+            "party_id": enc.owner,
+            "object_type": enc.object_type,
+            "ref": opaque_ref(hub.secret, "record", ref),
         }
-        for s in (alert.encounter.a, alert.encounter.b)
-    ]
     return doc
 
 
-def view(hub: Hub, alert: Alert, viewer_id: str) -> dict[str, Any] | None:
+def _target(hub: Hub, uow: UnitOfWork, enc: VolumeEntry, viewer_id: str) -> dict[str, Any]:
+    """The entered volume as the track's party may see it: a site it was notified of by name; another party's
+    operation only as an opaque ref (as conflicts show it)."""
+    if enc.object_type == ObjectType.SITE:
+        site = uow.site(enc.object_id)
+        return {
+            "type": "site",
+            "id": enc.object_id,
+            "name": site.name if site else None,
+            "category": site.category if site else None,
+        }
+    ref = ObjectRef(ObjectType.OPERATION, enc.object_id, enc.owner, enc.volume)
+    return {"type": "operation", "ref": opaque_ref(hub.secret, viewer_id, ref)}
+
+
+def view(hub: Hub, uow: UnitOfWork, alert: Alert, viewer_id: str) -> dict[str, Any] | None:
     """The alert as ``viewer_id`` may see it; None when it is neither a party to it nor a monitor."""
     names = {pid: p.name for pid, p in hub.parties.items()}
     if viewer_id in alert.party_ids:
-        return alert_view(alert, viewer_id, hub.secret, _iso, names)
+        enc = alert.encounter
+        target = None
+        if isinstance(enc, VolumeEntry) and viewer_id == enc.track.party_id:
+            target = _target(hub, uow, enc, viewer_id)
+        return alert_view(alert, viewer_id, hub.secret, _iso, names, target)
     viewer = hub.parties.get(viewer_id)
     if viewer is not None and viewer.role is Role.MONITOR:
         return monitor_view(alert, viewer_id, hub.secret, _iso, names)
@@ -61,16 +107,16 @@ def _publish(hub: Hub, tx: Tx, type_: str, alert: Alert) -> None:
     entry = tx.uow.record(tx.now, type_, alert.id, _record(hub, alert), readers)
     receipt = hub.audit.receipt(entry) if type_ != CLOSED else None
     for pid in sorted(readers):
-        data = view(hub, alert, pid)
+        data = view(hub, tx.uow, alert, pid)
         if data is not None:
             if receipt is not None and pid in alert.party_ids:
                 data["receipt"] = receipt
             hub.deliver(tx, pid, type_, data)
 
 
-def apply_pass(hub: Hub, tx: Tx, encounters: list[Encounter]) -> Changes:
-    """Reconcile one pass's encounters with the open alerts: store, log and tell every change."""
-    changes = hub.alerts.reconcile(encounters, tx.now.timestamp(), lambda: hub.new_id("al", tx.now))
+def apply_pass(hub: Hub, tx: Tx, predicted: list[Predicted]) -> Changes:
+    """Reconcile one pass's predictions with the open alerts: store, log and tell every change."""
+    changes = hub.alerts.reconcile(predicted, tx.now.timestamp(), lambda: hub.new_id("al", tx.now))
     for type_, alerts, fresh in ((OPENED, changes.opened, True), (UPDATED, changes.updated, False)):
         for alert in alerts:
             tx.uow.save_alert(alert, fresh)
@@ -79,3 +125,58 @@ def apply_pass(hub: Hub, tx: Tx, encounters: list[Encounter]) -> Changes:
         tx.uow.save_alert(alert, False)
         _publish(hub, tx, CLOSED, alert)
     return changes
+
+
+# --- Predicting a pass -------------------------------------------------------------------------------------------
+
+
+def _now_states(hub: Hub, now_s: float) -> list[Side]:
+    """Every live track dead-reckoned from its last report to ``now_s`` along its geodesic."""
+    states = hub.tracks.states()
+    if not states:
+        return []
+    dt = np.maximum(0.0, now_s - np.array([s.t for s in states]))
+    gs = np.array([s.gs for s in states])
+    trk = np.array([s.trk for s in states])
+    lat, lon = dead_reckon(np.array([s.lat for s in states]), np.array([s.lon for s in states]), trk, gs, dt)
+    return [
+        Side(s.party_id, s.track_id, la, lo, s.alt_m + s.vs * d, s.alt_ref, s.gs, s.trk, s.vs)
+        for s, la, lo, d in zip(states, lat.tolist(), lon.tolist(), dt.tolist(), strict=True)
+    ]
+
+
+def _intrusions(hub: Hub, sides: list[Side], now_s: float) -> list[VolumeEntry]:
+    groups = {pid: p.coalition_id for pid, p in hub.parties.items()}
+    movers = [
+        Mover(i, s.party_id, groups.get(s.party_id), s.lat, s.lon, s.alt_m, s.alt_ref, s.gs, s.trk, s.vs)
+        for i, s in enumerate(sides)
+    ]
+
+    def eligible(m: Mover, cand: Candidate) -> bool:
+        if cand.key[0] == ObjectType.SITE:
+            recipients = hub.site_recipients.get(cand.key[1])
+            return recipients is None or m.party_id in recipients
+        partners = m.group is not None and m.group == groups.get(cand.owner)
+        return hub.settings.coalition_conflicts or not partners
+
+    kinds = (KIND_OPERATION, KIND_SITE)
+    found = predict_intrusions(hub.index, movers, now_s, hub.settings.tactical_lookahead_s, kinds, eligible)
+    return [
+        VolumeEntry(sides[f.track], str(f.key[0]), f.key[1], f.key[2], f.owner, f.t_entry_s, f.lat, f.lon)
+        for f in found
+    ]
+
+
+def _encounters(hub: Hub, sides: list[Side]) -> list[Encounter]:
+    return []  # the pairwise detector comes next
+
+
+def encounters(hub: Hub, now: datetime) -> list[Encounter]:
+    """The pairwise part of a pass, on a snapshot of the live tracks: numpy only, so it runs off the writer."""
+    return _encounters(hub, _now_states(hub, now.timestamp()))
+
+
+def intrusions(hub: Hub, tx: Tx) -> list[VolumeEntry]:
+    """The volume part of a pass. It reads the strategic index, which only the writer may touch: run it in a Tx."""
+    now_s = tx.now.timestamp()
+    return _intrusions(hub, _now_states(hub, now_s), now_s)

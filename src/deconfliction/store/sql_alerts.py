@@ -9,7 +9,7 @@ import orjson
 from sqlalchemy import Connection, insert, or_, select, update
 from sqlalchemy.engine import Row
 
-from deconfliction.core.alerts import Alert, Encounter, Side
+from deconfliction.core.alerts import Alert, Encounter, Predicted, Side, VolumeEntry
 from deconfliction.store import tables as t
 
 _A = t.alerts.c
@@ -17,7 +17,12 @@ _A = t.alerts.c
 
 def _alert(row: Row[Any]) -> Alert:
     data = orjson.loads(row.encounter)
-    enc = Encounter(**{**data, "a": Side(**data["a"]), "b": Side(**data["b"])})
+    kind = data.pop("kind", "encounter")
+    enc: Predicted
+    if kind == "encounter":
+        enc = Encounter(**{**data, "a": Side(**data["a"]), "b": Side(**data["b"])})
+    else:
+        enc = VolumeEntry(**{**data, "track": Side(**data["track"])})
     return Alert(row.id, enc, row.opened_at, row.updated_at, row.closed_at)
 
 
@@ -32,11 +37,11 @@ class AlertQueries:
             "opened_at": alert.opened_at_s,
             "updated_at": alert.updated_at_s,
             "closed_at": alert.closed_at_s,
-            "encounter": orjson.dumps(asdict(enc)).decode(),
+            "encounter": orjson.dumps({"kind": alert.kind, **asdict(enc)}).decode(),
         }
         if fresh:
-            keys = {"a_party": enc.a.party_id, "a_track": enc.a.track_id}
-            keys |= {"b_party": enc.b.party_id, "b_track": enc.b.track_id}
+            (a_party, a_track), (b_party, b_track) = enc.key
+            keys = {"a_party": a_party, "a_track": a_track, "b_party": b_party, "b_track": b_track}
             self.conn.execute(insert(t.alerts).values(id=alert.id, **keys, **values))
         else:
             self.conn.execute(update(t.alerts).where(_A.id == alert.id).values(**values))

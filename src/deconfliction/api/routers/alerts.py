@@ -27,7 +27,7 @@ async def list_alerts(
     only as an opaque ref with its position and movement."""
     with hub.store.read() as uow:
         found = uow.alerts_of(None if caller.role is Role.MONITOR else caller.id, status == "open", limit)
-    views = [tactical.view(hub, a, caller.id) for a in found]
+        views = [tactical.view(hub, uow, a, caller.id) for a in found]
     if status == "closed":
         views = [v for v in views if v and v["status"] == "closed"]
     return json_response(200, dumps({"alerts": [v for v in views if v]}))
@@ -37,7 +37,7 @@ async def list_alerts(
 async def get_alert(alert_id: str, caller: CurrentParty, hub: HubDep) -> Response:
     with hub.store.read() as uow:
         alert = uow.alert(alert_id)
-    data = tactical.view(hub, alert, caller.id) if alert else None
+        data = tactical.view(hub, uow, alert, caller.id) if alert else None
     if data is None:
         raise NotFound(f"No alert {alert_id!r} among yours.", {"alert_id": alert_id})
     return json_response(200, dumps(data))
