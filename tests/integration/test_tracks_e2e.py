@@ -1,0 +1,68 @@
+"""Live tracks against a real ``deconfliction serve``: reports over HTTP become alerts on both parties' event
+streams on the hub's own pass, survive a ``kill -9``, and close when the track turns away."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from tests.conftest import box
+from tests.integration.conftest import EventStream, HubProcess, cli
+
+TACTICAL_ENV = {"DECONFLICTION_TACTICAL_PASS_S": "0.2", "DECONFLICTION_EVENT_HEARTBEAT_S": "0.2"}
+
+
+def _client(hub: HubProcess, token: str) -> httpx.Client:
+    return httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def _report(track: str, lon: float, heading: float) -> dict[str, Any]:
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return {
+        "track_id": track,
+        "time": now,
+        "lat": 45.0,
+        "lon": lon,
+        "altitude": 800.0,
+        "altitude_reference": "AMSL",
+        "ground_speed": 120.0,
+        "track": heading,
+        "vertical_rate": 0.0,
+    }
+
+
+def test_a_track_heading_into_a_site_alerts_both_parties_and_the_alert_survives_a_kill(
+    hub_process: HubProcess,
+) -> None:
+    aid = cli("admin", "create-party", "Aid", "--db", str(hub_process.db))  # makes the database
+    red = cli("admin", "create-party", "Red", "--db", str(hub_process.db))
+    hub_process.env = TACTICAL_ENV
+    hub_process.start()
+    with _client(hub_process, aid["token"]) as a, _client(hub_process, red["token"]) as r:
+        site = a.post("/v1/sites", json={"name": "Clinic", "category": "hospital", "footprint": box(20.3, 45.0, 0.02)})
+        assert site.status_code == 201, site.text
+        red_events = EventStream(hub_process.url, red["token"], "red").connect()
+        aid_events = EventStream(hub_process.url, aid["token"], "aid").connect()
+        try:
+            assert r.post("/v1/tracks", json=[_report("R1", 20.0, 90.0)]).status_code == 200
+            opened = red_events.wait_for("alert.opened", timeout=15)
+            assert opened.data["kind"] == "intrusion" and opened.data["into"]["name"] == "Clinic"
+            told = aid_events.wait_for("alert.opened", timeout=15)
+            assert told.data["id"] == opened.data["id"] and "R1" not in str(told.data)
+        finally:
+            red_events.close()
+            aid_events.close()
+    hub_process.kill9()
+    hub_process.start()
+    with _client(hub_process, red["token"]) as r:
+        still = r.get("/v1/alerts", params={"status": "open"}).json()["alerts"]
+        assert [x["id"] for x in still] == [opened.data["id"]]
+        stream = EventStream(hub_process.url, red["token"], "red").connect()
+        try:
+            assert r.post("/v1/tracks", json=[_report("R1", 20.0, 270.0)]).status_code == 200
+            closed = stream.wait_for("alert.closed", timeout=15)
+            assert closed.data["id"] == opened.data["id"]
+        finally:
+            stream.close()
