@@ -133,3 +133,21 @@ def test_a_track_heading_into_a_site_alerts_its_party_and_the_sites_owner(world:
     world.clock.advance(seconds=2)
     red.post("/v1/tracks", json=[{**track, "time": iso(world.clock.now), "track": 270.0}])
     assert len(run().closed) == 1
+
+
+def test_two_parties_tracks_head_on_make_one_encounter_alert(world: World) -> None:
+    blue, red = world.party("Blue"), world.party("Red")
+    at = iso(world.clock.now)
+    base = {"time": at, "lat": 50.0, "altitude": 9_000.0, "ground_speed": 128.6, "vertical_rate": 0.0}
+    blue.post("/v1/tracks", json=[{**base, "track_id": "B1", "lon": 5.0, "track": 90.0}])
+    red.post("/v1/tracks", json=[{**base, "track_id": "R1", "lon": 5.5, "track": 270.0}])
+    red.post("/v1/tracks", json=[{**base, "track_id": "R2", "lon": 5.5, "track": 270.0, "altitude": 11_000.0}])
+    found = tactical.encounters(world.hub, world.clock.now)
+    assert [(e.a.track_id, e.b.track_id) for e in found] in ([("B1", "R1")], [("R1", "B1")])
+    enc = found[0]
+    assert 80 < enc.t_los_s < 120 and enc.d_cpa_m < 100 and enc.dv_cpa_m == 0.0
+    assert abs(enc.cpa_lon - 5.25) < 0.01
+    world.hub.execute(lambda tx: tactical.apply_pass(world.hub, tx, found))
+    mine = alerts_of(blue, "alert.opened")[0]
+    assert mine["kind"] == "encounter" and mine["your_track"]["track_id"] == "B1"
+    assert "R1" not in orjson.dumps(mine).decode()

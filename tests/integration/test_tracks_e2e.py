@@ -66,3 +66,22 @@ def test_a_track_heading_into_a_site_alerts_both_parties_and_the_alert_survives_
             assert closed.data["id"] == opened.data["id"]
         finally:
             stream.close()
+
+
+def test_two_parties_converging_tracks_are_both_warned(hub_process: HubProcess) -> None:
+    blue = cli("admin", "create-party", "Blue", "--db", str(hub_process.db))
+    red = cli("admin", "create-party", "Red", "--db", str(hub_process.db))
+    hub_process.env = TACTICAL_ENV
+    hub_process.start()
+    streams = [EventStream(hub_process.url, p["token"], n).connect() for p, n in ((blue, "blue"), (red, "red"))]
+    try:
+        with _client(hub_process, blue["token"]) as b, _client(hub_process, red["token"]) as r:
+            assert b.post("/v1/tracks", json=[{**_report("B1", 20.0, 90.0), "altitude": 9_000.0}]).status_code == 200
+            assert r.post("/v1/tracks", json=[{**_report("R1", 20.4, 270.0), "altitude": 9_100.0}]).status_code == 200
+        seen = [s.wait_for("alert.opened", timeout=15).data for s in streams]
+        assert seen[0]["id"] == seen[1]["id"] and seen[0]["kind"] == "encounter"
+        assert seen[0]["your_track"]["track_id"] == "B1" and seen[1]["your_track"]["track_id"] == "R1"
+        assert 0 < seen[0]["time_to_loss_s"] < 300
+    finally:
+        for s in streams:
+            s.close()

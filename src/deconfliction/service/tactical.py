@@ -29,6 +29,7 @@ from deconfliction.core.disclosure import iso_z, opaque_ref
 from deconfliction.core.index import Candidate
 from deconfliction.core.intrusion import Mover, dead_reckon, predict_intrusions
 from deconfliction.core.model import ObjectRef, ObjectType, Role
+from deconfliction.core.tactical import CdParams, TrackStates, detect
 from deconfliction.service.hub import KIND_OPERATION, KIND_SITE, Hub, Tx
 from deconfliction.store.port import UnitOfWork
 
@@ -168,7 +169,44 @@ def _intrusions(hub: Hub, sides: list[Side], now_s: float) -> list[VolumeEntry]:
 
 
 def _encounters(hub: Hub, sides: list[Side]) -> list[Encounter]:
-    return []  # the pairwise detector comes next
+    """Pairs of tracks predicted to lose separation (``core/tactical.py``, BlueSky's state-based model)."""
+    if len(sides) < 2:
+        return []
+    index = {pid: k for k, pid in enumerate(sorted({s.party_id for s in sides}))}
+    states = TrackStates(
+        party=np.array([index[s.party_id] for s in sides], dtype=np.int64),
+        lat=np.array([s.lat for s in sides]),
+        lon=np.array([s.lon for s in sides]),
+        alt_m=np.array([s.alt_m for s in sides]),
+        gs_mps=np.array([s.gs for s in sides]),
+        trk_deg=np.array([s.trk for s in sides]),
+        vs_mps=np.array([s.vs for s in sides]),
+    )
+    cfg = hub.settings
+    params = CdParams(
+        cfg.tactical_horizontal_m, cfg.tactical_vertical_m, cfg.tactical_lookahead_s, cfg.tactical_same_party
+    )
+    found = detect(states, params)
+    out = []
+    for r in range(len(found)):
+        a, b = sides[int(found.i[r])], sides[int(found.j[r])]
+        if b.key < a.key:
+            a, b = b, a
+        lat_i, lon_i, lat_j, lon_j = (float(x[r]) for x in (found.lat_i, found.lon_i, found.lat_j, found.lon_j))
+        mid_lon = (lon_i + ((lon_j - lon_i + 180.0) % 360.0 - 180.0) / 2 + 180.0) % 360.0 - 180.0
+        out.append(
+            Encounter(
+                a,
+                b,
+                t_los_s=max(0.0, float(found.tlos[r])),
+                t_cpa_s=max(0.0, float(found.tcpa[r])),
+                d_cpa_m=float(found.dcpa[r]),
+                dv_cpa_m=abs(float(found.alt_i[r]) - float(found.alt_j[r])),
+                cpa_lat=(lat_i + lat_j) / 2,
+                cpa_lon=mid_lon,
+            )
+        )
+    return out
 
 
 def encounters(hub: Hub, now: datetime) -> list[Encounter]:
