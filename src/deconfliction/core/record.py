@@ -92,12 +92,20 @@ def _check_json(value: Any, where: str) -> None:
 
 
 def canonical_json(value: Mapping[str, Any]) -> bytes:
-    """The one byte string for a JSON object: sorted keys, no whitespace, UTF-8 (see the module docstring)."""
-    _check_json(value, "$")
+    """The one byte string for a JSON object: sorted keys, no whitespace, UTF-8 (see the module docstring).
+
+    Fast path: orjson writes it, and reading it back must give the value again. That round trip is what catches
+    what orjson would otherwise coerce (NaN and infinities become null, a datetime a string); only then is the
+    value walked, to refuse it with the path of the offending member (or to accept tuples, which read back as
+    lists)."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError as exc:  # e.g. a lone surrogate in a string
+        out = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:  # a non-string key, an integer out of range, a lone surrogate…
+        _check_json(value, "$")
         raise ValueError(f"not canonical JSON: {exc}") from exc
+    if orjson.loads(out) != value:
+        _check_json(value, "$")
+    return out
 
 
 def entry_document(fields: Mapping[str, Any], salt: bytes) -> bytes:

@@ -30,7 +30,7 @@ from deconfliction.core.volumes import Buffers, Volume4D, VolumeLimits
 from deconfliction.service.record import AuditLog
 from deconfliction.service.writer import GroupCommitWriter
 from deconfliction.store import codec
-from deconfliction.store.port import Store, UnitOfWork
+from deconfliction.store.port import StaleLog, Store, UnitOfWork
 
 T = TypeVar("T")
 
@@ -183,11 +183,12 @@ class Hub:
         return cast(T, self.execute_batch([command])[0].result())
 
     def execute_batch(
-        self, commands: list[Callable[[Tx], Any]], futures: list[Future[Any]] | None = None
+        self, commands: list[Callable[[Tx], Any]], futures: list[Future[Any]] | None = None, again: bool = True
     ) -> list[Future[Any]]:
         """Run use cases in one transaction and one fsync, settling ``futures`` (new ones by default) with their
         outcomes. A use case that raises a ``DeconflictionError`` has changed nothing (use cases validate before
-        they write), so the others still commit."""
+        they write), so the others still commit. A batch that met entries another process appended to the record
+        is run once more after a reload (``again``)."""
         if futures is None:
             futures = [Future() for _ in commands]
         outcomes: list[tuple[bool, Any]] = []
@@ -195,6 +196,7 @@ class Hub:
         try:
             with self.store.write() as uow:
                 tx = Tx(uow=uow, now=self.clock())
+                self.audit.begin(uow)
                 if len(self.parties) != uow.party_count():
                     self.refresh_parties(uow)
                 for command in commands:
@@ -206,6 +208,8 @@ class Hub:
         except Exception as exc:
             # The transaction rolled back: memory may hold changes that never reached the disk.
             self.reload()
+            if again and isinstance(exc, StaleLog):
+                return self.execute_batch(commands, futures, again=False)
             if len(commands) == 1:
                 futures[0].set_exception(exc)
                 return futures

@@ -1,10 +1,10 @@
 """The hub's side of the record: its signing key, the Merkle tree over the log, signed heads and receipts.
 
-Use cases append entries with ``tx.uow.record(...)`` in their own transaction. Before the batch commits, ``seal``
-extends the in-memory tree with what the batch appended (and with anything another process, such as the admin
-CLI, appended meanwhile), signs the new head and stores it in the same transaction: every committed change has
-its entry, and every committed batch its signed head. When nothing changed, a head is still signed once every
-``audit_head_interval_s`` so that a party can tell a quiet log from a stalled one.
+Use cases append entries with ``tx.uow.record(...)`` in their own transaction. At the start of a batch ``begin``
+takes in anything another process (the admin CLI) appended; before the batch commits, ``seal`` extends the
+in-memory tree with what the batch appended, signs the new head and stores it in the same transaction: every
+committed change has its entry, and every committed batch its signed head. When nothing changed, a head is still
+signed once every ``audit_head_interval_s`` so that a party can tell a quiet log from a stalled one.
 """
 
 from __future__ import annotations
@@ -122,16 +122,22 @@ class AuditLog:
             return True
         return to_ms(now) - last.head.timestamp_ms >= self.interval_ms
 
+    def begin(self, uow: UnitOfWork) -> None:
+        """At the start of a batch: take in what another process (the admin CLI) appended, and tell the unit of
+        work the log's size so that it need not ask again."""
+        size = uow.audit_size()
+        if size > self.tree.size:
+            self.tree.extend(uow.audit_leaves(self.tree.size, size))
+        uow.expect_audit_size(self.tree.size)
+
     def seal(self, uow: UnitOfWork, now: datetime) -> None:
-        """Bring the tree up to this transaction's log and, when it grew or a head is due, sign and store a head."""
+        """Add this transaction's entries to the tree (``begin`` brought it up to date) and, when it grew or a head
+        is due, sign and store a head."""
         appended = uow.recorded()
         tree = self.tree
-        start = appended[0].index if appended else uow.audit_size()
-        if start > tree.size:  # another process (the admin CLI) appended entries since
-            tree.extend(uow.audit_leaves(tree.size, start))
-        grew = bool(appended) or self.last_head is None or self.last_head.head.size != tree.size
         for entry in appended:
             tree.append(entry.leaf_hash)
+        grew = self.last_head is None or self.last_head.head.size != tree.size
         if not (grew or self.head_due(now)):
             return
         last = self.last_head

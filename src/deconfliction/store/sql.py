@@ -123,7 +123,9 @@ class SqlStore:
     @contextmanager
     def write(self) -> Iterator[SqlUnitOfWork]:
         with self.engine.begin() as conn:
-            yield SqlUnitOfWork(conn)
+            uow = SqlUnitOfWork(conn)
+            yield uow
+            uow.flush_audit()
 
     @contextmanager
     def read(self) -> Iterator[SqlUnitOfWork]:

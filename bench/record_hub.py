@@ -1,0 +1,96 @@
+"""Launch ``deconfliction serve`` for ``bench/record.py``, optionally with the record switched off.
+
+    .venv/bin/python -m bench.record_hub [--no-record] serve --db PATH --port N
+
+Without ``--no-record`` this is exactly the CLI (``deconfliction.cli.app``), so that both hubs of the comparison
+start through the same launcher. With ``--no-record`` it first replaces, in this process only:
+
+* ``AuditQueries.record`` (``store/sql_audit.py``): returns a ``LogEntry`` with the next index and a fixed leaf
+  hash, and neither builds the salted document nor inserts a row;
+* ``AuditLog.seal`` (``service/record.py``): nothing (no tree append, no root, no head signed or stored);
+* ``AuditLog.receipt``: the same dict shape with a fixed signature (no Ed25519 signature per notice), so that the
+  events a notice carries are as long as with the record on;
+* ``AuditLog.load``: reads the key only, not the leaf hashes (a hub without a record holds no tree);
+* ``conflict_record`` in ``service/hub.py`` and ``operation_public`` in ``service/operations.py``, which there only
+  build the documents the record logs: an empty dict.
+
+What is left is the spine the record was added to: the declaration's own rows, the conflicts, events and notices.
+This is a benchmark's instrument, not a setting: the product has no way to switch its record off.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+_FAKE_LEAF = bytes(32)
+_FAKE_SIGNATURE = "00" * 64
+
+
+def switch_record_off() -> None:
+    from deconfliction.core.record import LogEntry, to_ms
+    from deconfliction.service.record import AuditLog, from_ms, hub_key
+    from deconfliction.store.port import Store
+    from deconfliction.store.sql_audit import AuditQueries
+
+    next_index = [0]
+
+    def record(
+        self: AuditQueries,
+        at: datetime,
+        kind: str,
+        subject: str | None,
+        data: Mapping[str, Any],
+        visible: Iterable[str] | None,
+    ) -> LogEntry:
+        index = next_index[0]
+        next_index[0] += 1
+        shown = frozenset(visible) if visible is not None else None
+        return LogEntry(index, to_ms(at), kind, subject, shown, b"", _FAKE_LEAF)
+
+    def seal(self: AuditLog, uow: Any, now: datetime) -> None:
+        return None
+
+    def receipt(self: AuditLog, entry: LogEntry) -> dict[str, Any]:
+        return {
+            "index": entry.index,
+            "leaf_hash": entry.leaf_hash.hex(),
+            "at": from_ms(entry.at_ms),
+            "at_ms": entry.at_ms,
+            "signature": _FAKE_SIGNATURE,
+        }
+
+    def load(self: AuditLog, store: Store) -> None:
+        from deconfliction.core.record import key_to_hex
+
+        with store.write() as uow:
+            self.key = hub_key(uow)
+        self.public_key_hex = key_to_hex(self.key.public_key())
+        with store.read() as uow:
+            next_index[0] = uow.audit_size()
+
+    import deconfliction.service.hub as hub_module
+    import deconfliction.service.operations as operations_module
+
+    hub_module.conflict_record = lambda conflict, secret: {}  # type: ignore[attr-defined]
+    operations_module.operation_public = lambda op, now: {}  # type: ignore[attr-defined]
+    AuditQueries.record = record  # type: ignore[method-assign]
+    AuditLog.seal = seal  # type: ignore[method-assign]
+    AuditLog.receipt = receipt  # type: ignore[method-assign]
+    AuditLog.load = load  # type: ignore[method-assign]
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if args[:1] == ["--no-record"]:
+        args = args[1:]
+        switch_record_off()
+    from deconfliction.cli import app
+
+    app(args=args, prog_name="deconfliction")
+
+
+if __name__ == "__main__":
+    main()
