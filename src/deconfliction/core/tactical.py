@@ -20,14 +20,24 @@ with exactly equal velocities that is already within ``rpz`` is in horizontal co
 C++ divides 0 by 0 there and drops the pair).
 
 The maths is BlueSky's, not the pair search: BlueSky tests all N² ordered pairs. Here candidates come from a
-hash that is conservative for that maths anywhere on Earth: rows of latitude (north position at mid-look-ahead),
-each cut into an odd number of longitude cells scaled to the row's latitude (whole rows near the poles, wrap at
-the antimeridian), and inside each cell the tracks sorted by altitude at mid-look-ahead, so that every track's
-neighbourhood is a few ``searchsorted`` ranges. Tracks are split by vertical speed so that level traffic is only
-ever paired within ``hpz`` (plus its own drift). A cheap screen (the closest approach over the look-ahead in the
-same flat model, with a bounded error on ``cavelat``) then leaves roughly the conflicts, on which BlueSky's
-formulas run; pairs whose outcome hangs on the last bits of a floating-point result are decided by a scalar
-copy of the C++ code, in both orders (BlueSky reports a pair if either order flags it).
+search that is conservative for that maths anywhere on Earth, and costs with the number of candidates:
+
+* rows of latitude (north position at mid-look-ahead), each cut into an odd number of longitude cells sized to
+  the row's latitude (one cell per row near the poles; columns wrap at the antimeridian); inside a cell the
+  tracks are sorted by altitude at mid-look-ahead, so a track's neighbourhood is a few ``searchsorted`` ranges
+  (its own cell forward, the cells east in its row, the cells of the next row within reach). The reach is
+  bounded from the formulas themselves: relative motion over half the look-ahead plus ``rpz``, the spread of
+  cos(latitude) across the rows, and for altitude ``hpz`` plus each side's climb;
+* tracks are classed by vertical speed, so level traffic meets level traffic only within ``hpz``; pairs with a
+  steep track are searched in two halves of the look-ahead (shorter sweeps, fewer candidates);
+* a cheap screen (least distance over the time window in the same flat model, with the error of taking
+  cos(mean latitude) from the two cosines bounded) leaves little more than the conflicts;
+* on those, BlueSky's formulas. A pair whose outcome hangs on the last bits (numpy's ``arctan2`` is not the C
+  library's to the bit; the two orders of a pair round differently) is decided by a scalar copy of the C++,
+  in both orders: BlueSky reports a pair if either order flags it.
+
+Candidates are made and screened a block of tracks at a time in reused scratch arrays: fresh temporaries of
+that size cost more in page faults than the arithmetic does.
 """
 
 from __future__ import annotations
@@ -55,10 +65,11 @@ _LEVEL_DVS: Final = 1e-6  # |vs_i - vs_j| at or below this is "level" in BlueSky
 _LEVEL_TOUT_S: Final = 1e4  # BlueSky's end of a level pair's vertical window
 _SLACK_M: Final = 1.0  # added to every distance bound of the search and the screen (rounding, never geometry)
 _REL_SLACK: Final = 1e-9
-_BORDER_REL: Final = 1e-9  # results this close to a threshold are re-decided by the scalar C++ copy
+_ULPS: Final = 1e-12  # relative rounding error granted to each operation when looking for border cases
 _MAX_COLS_BITS: Final = 20
 _MAX_ROWS_BITS: Final = 21
 _CLASS_EDGES: Final = (0.25, 2.0)  # vertical half-sweep |vs|·T/2, in units of hpz, splitting level from climbing
+_STEEP: Final = 2  # classes from this one on are "steep": their pairs are searched in time slices
 _SLICES_CLIMBING: Final = 2  # pairs with a steep track are searched in this many time slices
 _BLOCK_PAIRS: Final = 16384  # candidates made and screened at a time (temporaries stay in cache)
 _EXACT_BLOCK: Final = 2048  # pairs through the exact formulas at a time (smaller: their temporaries are many)
@@ -343,18 +354,17 @@ def _pairs_from(g: _Grid, k: _Kin, p: CdParams, src: _Bucket, dst: _Bucket, star
         hi = np.concatenate([np.searchsorted(dst.keys, own_key, side="right"), hi])
     length = np.maximum(hi - lo, 0)
     ends = np.cumsum(length)
-    pos = np.arange(int(ends[-1]), dtype=np.int64) - np.repeat(ends - length - lo, length)
+    pos = np.arange(int(ends[-1]) if ends.shape[0] else 0, dtype=np.int64) - np.repeat(ends - length - lo, length)
     return np.repeat(a[slot], length), dst.members[pos]
 
 
 def _search(k: _Kin, p: CdParams, t0: float, t1: float, cls: I64, climbing: bool) -> tuple[I64, I64, int]:
     """Pairs that pass the screen for [t0, t1], each once, and how many candidates the search proposed: the
-    pairs with a track of the steepest class (``cls``) when ``climbing``, else the others. Candidates are made
-    and screened a block of source tracks at a time, sized so that the temporaries stay in cache."""
+    pairs with a steep track (vertical-speed class ``cls`` >= _STEEP) when ``climbing``, else the others.
+    Candidates are made and screened a block of source tracks at a time, sized to stay in cache."""
     half = 0.5 * (t1 - t0)
     g = _grid(k, p, t0 + half, half)
-    top = len(_CLASS_EDGES)
-    members = [(c, np.flatnonzero(cls == c)) for c in range(top + 1)]
+    members = [(c, np.flatnonzero(cls == c)) for c in range(len(_CLASS_EDGES) + 1)]
     buckets = [(c, _bucket(g, k, m)) for c, m in members if m.shape[0] > 0]
     out_a: list[I64] = [np.zeros(0, dtype=np.int64)]
     out_b: list[I64] = [np.zeros(0, dtype=np.int64)]
@@ -362,7 +372,7 @@ def _search(k: _Kin, p: CdParams, t0: float, t1: float, cls: I64, climbing: bool
     work = _Work()
     for s, (c_src, src) in enumerate(buckets):
         for c_dst, dst in buckets[: s + 1]:
-            if (max(c_src, c_dst) == top) != climbing:
+            if (max(c_src, c_dst) >= _STEEP) != climbing:
                 continue
             start, size, total = 0, 1024, src.members.shape[0]
             while start < total:
@@ -404,6 +414,11 @@ def _screen(k: _Kin, p: CdParams, a: I64, b: I64, t0: float, t1: float, wide: bo
     """A conservative test for BlueSky's conflict during [t0, t1]: within ``hpz`` and within ``rpz`` at some
     time of it, in the same flat model (cos of the mean latitude from the two cosines, its error bounded).
     The result is a view into ``work``, valid until its next use."""
+    with np.errstate(all="ignore"):  # nothing here overflows short of speeds or distances beyond 1e100
+        return _screen_in(k, p, a, b, t0, t1, wide, work)
+
+
+def _screen_in(k: _Kin, p: CdParams, a: I64, b: I64, t0: float, t1: float, wide: bool, work: _Work) -> Bools:
     (f0, f1, f2, f3, f4, f5, f6, f7), (keep, close, far), (i0, i1) = work.views(a.shape[0])
 
     def pair(values: NDArray[Any], x: NDArray[Any], y: NDArray[Any]) -> None:
@@ -412,7 +427,7 @@ def _screen(k: _Kin, p: CdParams, a: I64, b: I64, t0: float, t1: float, wide: bo
         np.subtract(x, y, out=x)  # the value of b minus that of a
 
     tc, hw = 0.5 * (t0 + t1), 0.5 * (t1 - t0)
-    # Vertical: |alt_a - alt_b + dvs·t| <= hpz for some t of [t0, t1]  (dvs = vs_a - vs_b)
+    # Vertical: |dalt + dvs·t| <= hpz for some t of [t0, t1], i.e. |dalt + dvs·tc| <= hpz + |dvs|·hw
     pair(k.vs, f0, f1)
     pair(k.alt, f1, f2)
     np.multiply(f0, tc, out=f2)
@@ -521,27 +536,31 @@ def _state_based(k: _Kin, p: CdParams, i: I64, j: I64) -> _Exact:
         still = vrel2 == 0.0
         tcpa = np.where(still, 0.0, vreldotdx / vrel2)
         cpa2 = np.where(still, dist * dist, dist * dist - vreldotdx * tcpa)
-        dcpa = np.sqrt(cpa2)
+        dcpa = np.sqrt(np.maximum(cpa2, 0.0))  # BlueSky: NaN when rounding makes cpa2 a hair below 0
         room = rpz * rpz - cpa2
-        room = np.where(room < 0.0, 0.0, room)
-        dt = np.where(still, np.where(los_h, np.inf, 0.0), np.sqrt(room / vrel2))
+        dt = np.where(still, np.where(los_h, np.inf, 0.0), np.sqrt(np.where(room < 0.0, 0.0, room) / vrel2))
         tin_h = tcpa - dt
         tout_h = tcpa + dt
         ok_h = ~((vreldotdx < 0.0) & ~los_h) & (los_h | (tin_h <= tlook))
         tin = np.where(tin_h < tin_v, tin_v, tin_h)
         tout = np.where(tout_v < tout_h, tout_v, tout_h)
         conflict = ok_v & ok_h & (tin <= tlook) & (tin < tout) & (tout > 0.0)
-        # Outcomes a last-bit difference could flip (numpy's atan2 is not glibc's to the bit; the other order of
-        # the pair rounds differently): re-decided in scalar code.
-        tol = _BORDER_REL * (1.0 + np.abs(tcpa) + dt + tlook)
-        tol = np.where(np.isfinite(tol), tol, 0.0)
+        # Outcomes that a last-bit difference could flip (numpy's atan2 is not the C library's to the bit; the
+        # other order of the pair rounds differently) are re-decided in scalar code. Bounds on the rounding
+        # error, with ~5,000 ulps to spare: of du·dx + dv·dy (q off by an ulp moves dx, dy by d·ulp), then of
+        # tcpa, of rpz² - dcpa² (cancellation) and of dt = sqrt of it while it is well above its own error.
+        e_v = _ULPS * (np.abs(du * dx) + np.abs(dv * dy) + np.sqrt(vrel2) * dist)
+        e_tcpa = e_v / vrel2 + _ULPS * np.abs(tcpa)
+        e_room = _ULPS * (dist * dist + rpz * rpz + np.abs(vreldotdx * tcpa)) + np.abs(tcpa) * e_v
+        e_room += np.abs(vreldotdx) * e_tcpa
+        e_t = e_tcpa + dt * e_room / np.maximum(room, 2.0 * e_room) + _ULPS * (np.abs(tcpa) + dt + tlook)
         border = ok_v & (
-            (np.abs(vreldotdx) <= _BORDER_REL * dist * np.sqrt(vrel2))
-            | (np.abs(dist - rpz) <= _BORDER_REL * rpz)
-            | (np.abs(tin_h - tlook) <= tol)
-            | (np.abs(tin - tlook) <= tol)
-            | (np.abs(tout - tin) <= tol)
-            | (np.abs(tout) <= tol)
+            (np.abs(vreldotdx) <= e_v)
+            | (np.abs(room) <= 2.0 * e_room)
+            | (np.abs(tin_h - tlook) <= e_t)
+            | (np.abs(tin - tlook) <= e_t)
+            | (np.abs(tout - tin) <= 2.0 * e_t)
+            | (np.abs(tout) <= e_t)
         )
     return _Exact(conflict, border & ~still, tin, tout, tcpa, dcpa, q * RAD2DEG, dist, los_h & los_v)
 
@@ -655,7 +674,7 @@ def detect(states: TrackStates, params: CdParams | None = None) -> Encounters:
     # Vertical-speed classes: pairs with a steep track are searched in time slices (shorter sweeps, fewer
     # candidates), the others over the whole look-ahead at once.
     cls = np.searchsorted(np.array(_CLASS_EDGES) * p.hpz_m, np.abs(local.vs) * (0.5 * t), side="left")
-    slices = _SLICES_CLIMBING if np.any(cls == len(_CLASS_EDGES)) else 0
+    slices = _SLICES_CLIMBING if np.any(cls >= _STEEP) else 0
     found: list[I64] = []
     candidates = 0
     for t0, t1, climbing in [(0.0, t, False)] + [(t * s / slices, t * (s + 1) / slices, True) for s in range(slices)]:
