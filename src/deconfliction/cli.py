@@ -7,7 +7,7 @@ import gc
 import json
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,6 +33,8 @@ admin_app = typer.Typer(help="Create parties and coalitions, rotate tokens.", no
 app.add_typer(admin_app, name="admin")
 audit_app = typer.Typer(help="Export and check the hub's tamper-evident record.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+ingest_app = typer.Typer(help="Feed live position reports into a running hub.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
 
 DbOption = Annotated[Path, typer.Option("--db", envvar="DECONFLICTION_DB", help="SQLite database file.")]
 HostOption = Annotated[str, typer.Option(envvar="DECONFLICTION_HOST", help="Listen address.")]
@@ -345,6 +347,114 @@ def audit_timeline(
     for step in steps:
         table.add_row(step.at, str(step.index), step.kind, step.party or "", step.detail)
     Console(width=200).print(table)
+
+
+# --- live tracks: feeds into a running hub ---
+
+HubUrlOption = Annotated[str, typer.Option("--hub", envvar="DECONFLICTION_HUB", help="The running hub's URL.")]
+TokenOption = Annotated[
+    str,
+    typer.Option(
+        "--as", envvar="DECONFLICTION_TOKEN", help="The party's (or one of its endpoints') token.", show_default=False
+    ),
+]
+RetryOption = Annotated[
+    float, typer.Option("--retry-for", min=0, help="Seconds to retry a batch the hub cannot take before giving it up.")
+]
+
+
+def _feed_logging() -> None:
+    """Feeds say what they retry, drop or give up on, on stderr."""
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    feeds_log = logging.getLogger("deconfliction.feeds")
+    feeds_log.addHandler(handler)
+    feeds_log.setLevel(logging.INFO)
+
+
+def _run_feed(work: Coroutine[Any, Any, dict[str, Any]]) -> None:
+    """Run a feed; print its counts (JSON) on stdout. A refusal or an unreadable source exits 2, Ctrl-C 130."""
+    import asyncio
+
+    from deconfliction.feeds.client import HubRefused
+    from deconfliction.feeds.ingest import FeedError
+
+    try:
+        summary = asyncio.run(work)
+    except (HubRefused, FeedError) as exc:
+        raise _fail(f"error: {exc}") from exc
+    except KeyboardInterrupt:
+        raise _fail("interrupted", 130) from None
+    typer.echo(json.dumps(summary))
+
+
+@ingest_app.command("sbs")
+def ingest_sbs(
+    source: Annotated[str, typer.Argument(help="The receiver's SBS-1 (BaseStation) port, e.g. 127.0.0.1:30003.")],
+    token: TokenOption,
+    hub: HubUrlOption = "http://127.0.0.1:8321",
+    receiver_utc_offset: Annotated[
+        float, typer.Option(help="Hours the receiver's local clock is ahead of UTC (its SBS times are local).")
+    ] = 0.0,
+    arrival_time: Annotated[
+        bool, typer.Option("--arrival-time", help="Stamp reports with the time lines arrive, not the receiver's.")
+    ] = False,
+    flush: Annotated[float, typer.Option("--flush", min=0.05, help="Post what has gathered every this many s.")] = 1.0,
+    batch: Annotated[int, typer.Option("--batch", min=1, max=10_000, help="Reports per POST at most.")] = 1_000,
+    max_reports: Annotated[
+        int | None, typer.Option("--max-reports", min=1, help="Stop after this many reports (all posted).")
+    ] = None,
+    exit_on_eof: Annotated[
+        bool, typer.Option("--exit-on-eof", help="Stop when the receiver closes the stream instead of reconnecting.")
+    ] = False,
+    retry_for: RetryOption = 60.0,
+) -> None:
+    """Read an ADS-B receiver's SBS-1 stream (dump1090's port 30003) and feed its aircraft to a running hub as
+    position reports (track id = ICAO address). Runs until stopped (Ctrl-C posts what was read); prints counts."""
+    from deconfliction.feeds.ingest import SbsFeed, parse_address, run_sbs
+    from deconfliction.feeds.sbs import Assembler
+
+    try:
+        host, port = parse_address(source)
+    except ValueError as exc:
+        raise _fail(f"error: {exc}") from exc
+    _feed_logging()
+    feed = SbsFeed(host, port, flush_s=flush, batch=batch, max_reports=max_reports, exit_on_eof=exit_on_eof)
+    assembler = Assembler(utc_offset_s=receiver_utc_offset * 3600.0, use_arrival_time=arrival_time)
+    _run_feed(run_sbs(feed, assembler, hub, token, retry_for))
+
+
+@app.command()
+def replay(
+    file: Annotated[Path, typer.Argument(help="State vectors: CSV (.csv, .csv.gz) or Parquet, OpenSky or traffic.")],
+    token: TokenOption,
+    hub: HubUrlOption = "http://127.0.0.1:8321",
+    speed: Annotated[
+        float, typer.Option("--speed", min=0.001, help="Times real time, e.g. 60: a minute a second.")
+    ] = 1.0,
+    batch: Annotated[int, typer.Option("--batch", min=1, max=10_000, help="Reports per POST at most.")] = 1_000,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+    retry_for: RetryOption = 60.0,
+) -> None:
+    """Replay recorded state vectors into a running hub, shifted to now: the file's first time is the replay's
+    start, and it advances at --speed times real time. Prints counts."""
+    from deconfliction.feeds.replay import RecordingError, read_recording, run_replay
+
+    try:
+        recording = read_recording(file)
+    except RecordingError as exc:
+        raise _fail(f"error: {exc}") from exc
+    if not recording.reports:
+        raise _fail(f"error: nothing to replay in {file}: {recording.rows:,} rows, skipped {recording.skipped}")
+    _feed_logging()
+    err.print(
+        f"{file}: {len(recording.reports):,} reports of {recording.rows:,} rows ({recording.layout}), "
+        f"{recording.duration_s:,.0f} s of recording: {recording.duration_s / speed:,.0f} s at {speed:g}x",
+        highlight=False,
+    )
+    _run_feed(run_replay(recording, hub, token, speed, batch, retry_for, progress))
 
 
 def main() -> None:

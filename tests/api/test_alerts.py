@@ -112,7 +112,8 @@ def test_a_track_heading_into_a_site_alerts_its_party_and_the_sites_owner(world:
     green.post("/v1/tracks", json=[{**track, "track_id": "G1"}])  # not a recipient: the site is not its concern
 
     def run() -> Any:
-        return world.hub.execute(lambda tx: tactical.apply_pass(world.hub, tx, tactical.intrusions(world.hub, tx)))
+        snap = tactical.snapshot(world.hub, world.clock.now)
+        return world.hub.execute(lambda tx: tactical.apply_pass(world.hub, tx, tactical.intrusions(world.hub, snap)))
 
     changes = run()
     assert len(changes.opened) == 1
@@ -142,7 +143,7 @@ def test_two_parties_tracks_head_on_make_one_encounter_alert(world: World) -> No
     blue.post("/v1/tracks", json=[{**base, "track_id": "B1", "lon": 5.0, "track": 90.0}])
     red.post("/v1/tracks", json=[{**base, "track_id": "R1", "lon": 5.5, "track": 270.0}])
     red.post("/v1/tracks", json=[{**base, "track_id": "R2", "lon": 5.5, "track": 270.0, "altitude": 11_000.0}])
-    found = tactical.encounters(world.hub, world.clock.now)
+    found = tactical.encounters(world.hub, tactical.snapshot(world.hub, world.clock.now))
     assert [(e.a.track_id, e.b.track_id) for e in found] in ([("B1", "R1")], [("R1", "B1")])
     enc = found[0]
     assert 80 < enc.t_los_s < 120 and enc.d_cpa_m < 100 and enc.dv_cpa_m == 0.0

@@ -119,10 +119,11 @@ async def _tactical(hub: Hub) -> None:
         await asyncio.sleep(hub.settings.tactical_pass_s)
         try:
             if len(hub.tracks) or len(hub.alerts):
-                pairs = await asyncio.to_thread(tactical.encounters, hub, hub.clock())
+                snap = await asyncio.to_thread(tactical.snapshot, hub, hub.clock())
+                pairs = await asyncio.to_thread(tactical.encounters, hub, snap)
 
-                def apply(tx: Tx, pairs: list[Encounter] = pairs) -> object:
-                    return tactical.apply_pass(hub, tx, [*pairs, *tactical.intrusions(hub, tx)])
+                def apply(tx: Tx, snap: tactical.Snapshot = snap, pairs: list[Encounter] = pairs) -> object:
+                    return tactical.apply_pass(hub, tx, [*pairs, *tactical.intrusions(hub, snap)])
 
                 await run_write(hub, apply)
         except Exception:  # the next pass will try again; the failure is logged

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -125,10 +125,90 @@ _KNOWN = frozenset(
 _REFERENCES = frozenset(str(r) for r in TrackAltitudeReference)
 
 
+_NUMBERS = (
+    ("lat", -90.0, 90.0, None),
+    ("lon", -180.0, 180.0, None),
+    ("altitude", -1_000.0, 100_000.0, None),
+    ("ground_speed", 0.0, MAX_SPEED_MPS, None),
+    ("track", 0.0, 360.0, None),
+    ("vertical_rate", -MAX_VERTICAL_MPS, MAX_VERTICAL_MPS, 0.0),
+)
+_NUMBER_TYPES = frozenset({int, float})
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def _strings(values: list[Any], max_len: int, optional: bool) -> list[Any] | None:
+    """The values stripped, if every one is a string of 1 to ``max_len`` characters once stripped (or ``None``)."""
+    present = [v for v in values if v is not None] if optional else values
+    if any(type(v) is not str for v in present):
+        return None
+    stripped = [v.strip() for v in present]
+    if stripped and not (min(map(len, stripped)) >= 1 and max(map(len, stripped)) <= max_len):
+        return None
+    if not optional or len(present) == len(values):
+        return stripped
+    it = iter(stripped)
+    return [None if v is None else next(it) for v in values]
+
+
+def _parse_fast(items: Sequence[Any]) -> Reports | None:
+    """The batch checked column by column (numpy for the numbers), or ``None`` if anything is off, for the careful
+    path to name. It accepts exactly what the careful path accepts, and builds the same columns."""
+    if any(type(r) is not dict for r in items) or not _KNOWN.issuperset(set().union(*items)):
+        return None
+    ids = _strings([r.get("track_id") for r in items], 100, optional=False)
+    times = [r.get("time") for r in items]
+    if ids is None or any(type(v) is not str for v in times):
+        return None
+    parsed: dict[str, float] = {}
+    for text in set(times):  # a feed's batch often shares a few times
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            return None
+        parsed[text] = when.timestamp()
+    columns: dict[str, F64] = {}
+    for name, lo, hi, default in _NUMBERS:
+        values = [r.get(name, default) for r in items]
+        if not _NUMBER_TYPES.issuperset(map(type, values)):
+            return None
+        array = np.array(values, dtype=np.float64)
+        if not (np.isfinite(array).all() and array.min() >= lo and array.max() <= hi):
+            return None
+        columns[name] = array
+    refs = [r.get("altitude_reference", "BARO") for r in items]
+    if any(type(v) is not str for v in refs) or not _REFERENCES.issuperset(refs):
+        return None
+    callsign = _strings([r.get("callsign") for r in items], 16, optional=True)
+    icao24 = [r.get("icao24") for r in items]
+    if callsign is None or any(
+        v is not None and (type(v) is not str or len(v) != 6 or not _HEX_DIGITS.issuperset(v)) for v in icao24
+    ):
+        return None
+    return Reports(
+        track_id=ids,
+        t=np.array([parsed[v] for v in times]),
+        lat=columns["lat"],
+        lon=columns["lon"],
+        alt_m=columns["altitude"],
+        alt_ref=refs,
+        gs=columns["ground_speed"],
+        trk=columns["track"] % 360.0,
+        vs=columns["vertical_rate"],
+        callsign=callsign,
+        icao24=[None if v is None else v.lower() for v in icao24],
+    )
+
+
 def parse_reports(items: Sequence[Any]) -> Reports:
     """Check a batch of reports (parsed JSON objects); refuse it whole, naming the first bad report and field."""
     if not 1 <= len(items) <= MAX_BATCH:
         raise InvalidInput(f"Send 1 to {MAX_BATCH:,} reports per batch, got {len(items):,}.", {"field": "reports"})
+    fast = _parse_fast(items)
+    if fast is not None:
+        return fast
     cols: dict[str, list[Any]] = {name: [] for name in ("id", "t", "lat", "lon", "alt", "ref", "gs", "trk", "vs")}
     callsign: list[str | None] = []
     icao24: list[str | None] = []
@@ -144,7 +224,7 @@ def parse_reports(items: Sequence[Any]) -> Reports:
         cols["lon"].append(_number(i, report, "lon", -180.0, 180.0))
         cols["alt"].append(_number(i, report, "altitude", -1_000.0, 100_000.0))
         ref = report.get("altitude_reference", "BARO")
-        if ref not in _REFERENCES:
+        if not isinstance(ref, str) or ref not in _REFERENCES:
             raise _bad(i, "altitude_reference", f"must be one of {sorted(_REFERENCES)}, got {ref!r:.40}")
         cols["ref"].append(ref)
         cols["gs"].append(_number(i, report, "ground_speed", 0.0, MAX_SPEED_MPS))
@@ -177,8 +257,10 @@ class Applied:
     future: int
 
 
-@dataclass(frozen=True, slots=True)
-class TrackState:
+class TrackState(NamedTuple):
+    """The latest report of one track. Immutable; a NamedTuple because the table makes one per accepted report and
+    a frozen dataclass costs 1.1 µs to build against 0.25 µs (``object.__setattr__`` per field)."""
+
     party_id: str
     track_id: str
     t: float
@@ -223,6 +305,10 @@ class TrackTable:
         order = usable[np.argsort(-reports.t[usable], kind="stable")]
         accepted = out_of_order = 0
         seen: set[str] = set()
+        # Plain lists: indexing a numpy array yields a numpy scalar per field, ~10x slower than a list item.
+        ts, lat, lon, alt = reports.t.tolist(), reports.lat.tolist(), reports.lon.tolist(), reports.alt_m.tolist()
+        gs, trk, vs = reports.gs.tolist(), reports.trk.tolist(), reports.vs.tolist()
+        states = self._states
         for k in order.tolist():
             track_id = reports.track_id[k]
             if track_id in seen:
@@ -230,22 +316,22 @@ class TrackTable:
                 continue
             seen.add(track_id)
             key = (party_id, track_id)
-            held = self._states.get(key)
-            t = float(reports.t[k])
+            held = states.get(key)
+            t = ts[k]
             if held is not None and t <= held.t:
                 out_of_order += 1
                 continue
-            self._states[key] = TrackState(
+            states[key] = TrackState(
                 party_id,
                 track_id,
                 t,
-                float(reports.lat[k]),
-                float(reports.lon[k]),
-                float(reports.alt_m[k]),
+                lat[k],
+                lon[k],
+                alt[k],
                 reports.alt_ref[k],
-                float(reports.gs[k]),
-                float(reports.trk[k]),
-                float(reports.vs[k]),
+                gs[k],
+                trk[k],
+                vs[k],
                 reports.callsign[k],
                 reports.icao24[k],
             )

@@ -8,6 +8,7 @@ alert opened, materially changed or closed is stored, logged in the record, and 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,10 +27,11 @@ from deconfliction.core.alerts import (
     track_ref,
 )
 from deconfliction.core.disclosure import iso_z, opaque_ref
-from deconfliction.core.index import Candidate
-from deconfliction.core.intrusion import Mover, dead_reckon, predict_intrusions
+from deconfliction.core.index import NEAR_M, Candidate
+from deconfliction.core.intrusion import F64, Mover, dead_reckon, predict_intrusions
 from deconfliction.core.model import ObjectRef, ObjectType, Role
 from deconfliction.core.tactical import CdParams, TrackStates, detect
+from deconfliction.core.tracks import TrackState
 from deconfliction.service.hub import KIND_OPERATION, KIND_SITE, Hub, Tx
 from deconfliction.store.port import UnitOfWork
 
@@ -131,65 +133,61 @@ def apply_pass(hub: Hub, tx: Tx, predicted: list[Predicted]) -> Changes:
 # --- Predicting a pass -------------------------------------------------------------------------------------------
 
 
-def _now_states(hub: Hub, now_s: float) -> list[Side]:
-    """Every live track dead-reckoned from its last report to ``now_s`` along its geodesic."""
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Every live track dead-reckoned to one instant, as columns; a ``Side`` is made only for the tracks that end
+    up in an alert (tens of thousands of tracks make a pass, a handful make alerts)."""
+
+    now_s: float
+    states: list[TrackState]
+    lat: F64
+    lon: F64
+    alt: F64
+
+    def side(self, k: int) -> Side:
+        s = self.states[k]
+        lat, lon, alt = float(self.lat[k]), float(self.lon[k]), float(self.alt[k])
+        return Side(s.party_id, s.track_id, lat, lon, alt, s.alt_ref, s.gs, s.trk, s.vs)
+
+
+def snapshot(hub: Hub, now: datetime) -> Snapshot:
+    """The live tracks at ``now``, each moved on from its last report along its geodesic."""
+    now_s = now.timestamp()
     states = hub.tracks.states()
     if not states:
+        empty = np.zeros(0)
+        return Snapshot(now_s, [], empty, empty, empty)
+    cols = list(zip(*states, strict=True))  # TrackState is a NamedTuple: one transposition in C
+    t, lat, lon, alt, gs, trk, vs = (np.array(cols[k], dtype=np.float64) for k in (2, 3, 4, 5, 7, 8, 9))
+    dt = np.maximum(0.0, now_s - t)
+    lat, lon = dead_reckon(lat, lon, trk, gs, dt)
+    return Snapshot(now_s, states, lat, lon, alt + vs * dt)
+
+
+def encounters(hub: Hub, snap: Snapshot) -> list[Encounter]:
+    """Pairs of tracks predicted to lose separation (``core/tactical.py``, BlueSky's state-based model). Numpy on a
+    snapshot: it runs off the writer."""
+    if len(snap.states) < 2:
         return []
-    dt = np.maximum(0.0, now_s - np.array([s.t for s in states]))
-    gs = np.array([s.gs for s in states])
-    trk = np.array([s.trk for s in states])
-    lat, lon = dead_reckon(np.array([s.lat for s in states]), np.array([s.lon for s in states]), trk, gs, dt)
-    return [
-        Side(s.party_id, s.track_id, la, lo, s.alt_m + s.vs * d, s.alt_ref, s.gs, s.trk, s.vs)
-        for s, la, lo, d in zip(states, lat.tolist(), lon.tolist(), dt.tolist(), strict=True)
-    ]
-
-
-def _intrusions(hub: Hub, sides: list[Side], now_s: float) -> list[VolumeEntry]:
-    groups = {pid: p.coalition_id for pid, p in hub.parties.items()}
-    movers = [
-        Mover(i, s.party_id, groups.get(s.party_id), s.lat, s.lon, s.alt_m, s.alt_ref, s.gs, s.trk, s.vs)
-        for i, s in enumerate(sides)
-    ]
-
-    def eligible(m: Mover, cand: Candidate) -> bool:
-        if cand.key[0] == ObjectType.SITE:
-            recipients = hub.site_recipients.get(cand.key[1])
-            return recipients is None or m.party_id in recipients
-        partners = m.group is not None and m.group == groups.get(cand.owner)
-        return hub.settings.coalition_conflicts or not partners
-
-    kinds = (KIND_OPERATION, KIND_SITE)
-    found = predict_intrusions(hub.index, movers, now_s, hub.settings.tactical_lookahead_s, kinds, eligible)
-    return [
-        VolumeEntry(sides[f.track], str(f.key[0]), f.key[1], f.key[2], f.owner, f.t_entry_s, f.lat, f.lon)
-        for f in found
-    ]
-
-
-def _encounters(hub: Hub, sides: list[Side]) -> list[Encounter]:
-    """Pairs of tracks predicted to lose separation (``core/tactical.py``, BlueSky's state-based model)."""
-    if len(sides) < 2:
-        return []
-    index = {pid: k for k, pid in enumerate(sorted({s.party_id for s in sides}))}
-    states = TrackStates(
-        party=np.array([index[s.party_id] for s in sides], dtype=np.int64),
-        lat=np.array([s.lat for s in sides]),
-        lon=np.array([s.lon for s in sides]),
-        alt_m=np.array([s.alt_m for s in sides]),
-        gs_mps=np.array([s.gs for s in sides]),
-        trk_deg=np.array([s.trk for s in sides]),
-        vs_mps=np.array([s.vs for s in sides]),
-    )
+    parties = [s.party_id for s in snap.states]
+    index = {pid: k for k, pid in enumerate(sorted(set(parties)))}
     cfg = hub.settings
+    states = TrackStates(
+        party=np.array([index[p] for p in parties], dtype=np.int64),
+        lat=snap.lat,
+        lon=snap.lon,
+        alt_m=snap.alt,
+        gs_mps=np.array([s.gs for s in snap.states]),
+        trk_deg=np.array([s.trk for s in snap.states]),
+        vs_mps=np.array([s.vs for s in snap.states]),
+    )
     params = CdParams(
         cfg.tactical_horizontal_m, cfg.tactical_vertical_m, cfg.tactical_lookahead_s, cfg.tactical_same_party
     )
     found = detect(states, params)
     out = []
     for r in range(len(found)):
-        a, b = sides[int(found.i[r])], sides[int(found.j[r])]
+        a, b = snap.side(int(found.i[r])), snap.side(int(found.j[r]))
         if b.key < a.key:
             a, b = b, a
         lat_i, lon_i, lat_j, lon_j = (float(x[r]) for x in (found.lat_i, found.lon_i, found.lat_j, found.lon_j))
@@ -209,12 +207,33 @@ def _encounters(hub: Hub, sides: list[Side]) -> list[Encounter]:
     return out
 
 
-def encounters(hub: Hub, now: datetime) -> list[Encounter]:
-    """The pairwise part of a pass, on a snapshot of the live tracks: numpy only, so it runs off the writer."""
-    return _encounters(hub, _now_states(hub, now.timestamp()))
+def intrusions(hub: Hub, snap: Snapshot) -> list[VolumeEntry]:
+    """Entries into protected sites and other parties' volumes. It reads the strategic index, which only the
+    writer may touch: call it in a Tx. The index's ``near`` sieve keeps the work to the tracks within reach."""
+    if not snap.states:
+        return []
+    lookahead = hub.settings.tactical_lookahead_s
+    reach = np.array([s.gs for s in snap.states]) * lookahead
+    rows = np.flatnonzero(hub.index.near(snap.lat, snap.lon) | (reach > NEAR_M)).tolist()
+    if not rows:
+        return []
+    groups = {pid: p.coalition_id for pid, p in hub.parties.items()}
+    sides = {k: snap.side(k) for k in rows}
+    movers = [
+        Mover(k, s.party_id, groups.get(s.party_id), s.lat, s.lon, s.alt_m, s.alt_ref, s.gs, s.trk, s.vs)
+        for k, s in sides.items()
+    ]
 
+    def eligible(m: Mover, cand: Candidate) -> bool:
+        if cand.key[0] == ObjectType.SITE:
+            recipients = hub.site_recipients.get(cand.key[1])
+            return recipients is None or m.party_id in recipients
+        partners = m.group is not None and m.group == groups.get(cand.owner)
+        return hub.settings.coalition_conflicts or not partners
 
-def intrusions(hub: Hub, tx: Tx) -> list[VolumeEntry]:
-    """The volume part of a pass. It reads the strategic index, which only the writer may touch: run it in a Tx."""
-    now_s = tx.now.timestamp()
-    return _intrusions(hub, _now_states(hub, now_s), now_s)
+    kinds = (KIND_OPERATION, KIND_SITE)
+    found = predict_intrusions(hub.index, movers, snap.now_s, lookahead, kinds, eligible)
+    return [
+        VolumeEntry(sides[f.track], str(f.key[0]), f.key[1], f.key[2], f.owner, f.t_entry_s, f.lat, f.lon)
+        for f in found
+    ]
