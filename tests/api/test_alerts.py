@@ -37,6 +37,11 @@ def apply(world: World, *encounters: Encounter) -> Any:
     return world.hub.execute(lambda tx: tactical.apply_pass(world.hub, tx, list(encounters)))
 
 
+def mine_loss_at_moved(opened: dict[str, Any], updated: dict[str, Any]) -> bool:
+    """The update tells an earlier predicted time of loss of separation, as an absolute time."""
+    return bool(updated["loss_at"] < opened["loss_at"])
+
+
 def alerts_of(who: Caller, type_: str) -> list[dict[str, Any]]:
     return [d for _, t, d in events(who) if t == type_]
 
@@ -47,9 +52,11 @@ def test_an_encounter_opens_one_alert_updates_it_when_it_matters_and_closes_it(w
     enc = encounter(blue, red)
     assert len(apply(world, enc).opened) == 1
     world.clock.advance(seconds=1)
-    assert apply(world, replace(enc, t_los_s=118.0)).updated == []  # 2 s closer: not worth telling
+    assert apply(world, replace(enc, t_los_s=118.0)).updated == []  # 1 s later than predicted: not worth telling
+    world.clock.advance(seconds=10)
+    assert apply(world, replace(enc, t_los_s=109.0)).updated == []  # a steady countdown is not news
     world.clock.advance(seconds=1)
-    assert len(apply(world, replace(enc, t_los_s=100.0, d_cpa_m=1_000.0)).updated) == 1
+    assert len(apply(world, replace(enc, t_los_s=80.0, d_cpa_m=1_000.0)).updated) == 1
     world.clock.advance(seconds=1)
     assert len(apply(world).closed) == 1
 
@@ -59,7 +66,8 @@ def test_an_encounter_opens_one_alert_updates_it_when_it_matters_and_closes_it(w
     theirs = alerts_of(red, "alert.opened")[0]
     assert theirs["id"] == mine["id"] and "VIPER11" not in orjson.dumps(theirs).decode()
     assert theirs["other_track"]["ref"] != mine["other_track"]["ref"]
-    assert [a["time_to_loss_s"] for a in alerts_of(blue, "alert.updated")] == [100.0]
+    assert [a["time_to_loss_s"] for a in alerts_of(blue, "alert.updated")] == [80.0]
+    assert mine_loss_at_moved(alerts_of(blue, "alert.opened")[0], alerts_of(blue, "alert.updated")[0])
     assert alerts_of(red, "alert.closed")[0]["status"] == "closed"
     assert alerts_of(green, "alert.opened") == []
     seen = alerts_of(monitor, "alert.opened")[0]

@@ -4,8 +4,10 @@ no longer does.
 Every detection pass yields the encounters it predicts (``Encounter``: two tracks that will lose both horizontal
 and vertical separation within the look-ahead, with the time to that loss and the closest point of approach).
 ``AlertBook.reconcile`` turns the passes into an alert's life: **opened** when a pair first appears, **updated**
-when what it predicts moved enough to matter (time to loss of separation by ``min_change_s`` or more, or the
-predicted minimum distance by ``min_change_m`` or more), **closed** when the pair is no longer predicted. The
+when what it predicts moved enough to matter (the predicted time of the loss of separation by ``min_change_s`` or
+more, or the predicted minimum distance by ``min_change_m`` or more), **closed** when the pair is no longer
+predicted. An alert's times (``loss_at``, ``cpa_at``, ``entry_at``) are absolute, so a steady encounter is told
+once and its countdown runs on the parties' clocks. The
 book holds the last state sent of each open alert, so a party hears of a change once, not once a second.
 
 How one party sees an alert is decided here too (``alert_view``): its own track in full; of the other party's
@@ -138,11 +140,16 @@ class AlertBook:
     def get(self, alert_id: str) -> Alert | None:
         return next((a for a in self._open.values() if a.id == alert_id), None)
 
-    def _moved(self, before: Predicted, now: Predicted) -> bool:
-        return (
-            abs(now.t_los_s - before.t_los_s) >= self.min_change_s
-            or abs(now.d_cpa_m - before.d_cpa_m) >= self.min_change_m
-        )
+    def _moved(self, held: Alert, now: Predicted, now_s: float) -> bool:
+        """Whether the prediction changed: the *time* of the loss of separation (not the time left, which runs
+        down by itself) or the predicted minimum distance."""
+        before = held.encounter
+        if abs(now.d_cpa_m - before.d_cpa_m) >= self.min_change_m:
+            return True
+        if before.t_los_s <= 0.0 and now.t_los_s <= 0.0:
+            return False  # separation lost already, and still: nothing new to tell
+        at_before, at_now = held.updated_at_s + before.t_los_s, now_s + now.t_los_s
+        return abs(at_now - at_before) >= self.min_change_s
 
     def reconcile(self, encounters: Iterable[Predicted], now_s: float, new_id: Any) -> Changes:
         """Apply one pass: ``new_id()`` names each new alert. The book is changed in place."""
@@ -157,7 +164,7 @@ class AlertBook:
                 alert = Alert(new_id(), enc, now_s, now_s)
                 self._open[key] = alert
                 opened.append(alert)
-            elif self._moved(held.encounter, enc):
+            elif self._moved(held, enc, now_s):
                 alert = replace(held, encounter=enc, updated_at_s=now_s)
                 self._open[key] = alert
                 updated.append(alert)
@@ -195,8 +202,11 @@ def alert_common(alert: Alert, at_iso: Any) -> dict[str, Any]:
         "updated_at": at_iso(alert.updated_at_s),
         "closed_at": at_iso(alert.closed_at_s) if alert.closed_at_s is not None else None,
     }
+    at = alert.updated_at_s  # the predictions below were made then
     if isinstance(enc, Encounter):
         common |= {
+            "loss_at": at_iso(at + enc.t_los_s),
+            "cpa_at": at_iso(at + enc.t_cpa_s),
             "time_to_loss_s": round(enc.t_los_s, 1),
             "time_to_cpa_s": round(enc.t_cpa_s, 1),
             "predicted_min_distance_m": round(enc.d_cpa_m, 1),
@@ -204,7 +214,11 @@ def alert_common(alert: Alert, at_iso: Any) -> dict[str, Any]:
             "cpa": {"lat": enc.cpa_lat, "lon": enc.cpa_lon},
         }
     else:
-        common |= {"time_to_entry_s": round(enc.t_entry_s, 1), "entry": {"lat": enc.lat, "lon": enc.lon}}
+        common |= {
+            "entry_at": at_iso(at + enc.t_entry_s),
+            "time_to_entry_s": round(enc.t_entry_s, 1),
+            "entry": {"lat": enc.lat, "lon": enc.lon},
+        }
     return common
 
 

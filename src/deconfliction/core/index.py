@@ -39,7 +39,7 @@ R_MIN_M = 6_335_439.0
 _SLACK_RAD = 1e-9
 
 NO_GROUP = -1
-NEAR_M = 60_000.0  # ``near``: how far around every volume a point counts as near it (a track's reach, 200 m/s × 300 s)
+NEAR_M = 100_000.0  # ``near``: how far around every volume a point counts as near it (a reach of 333 m/s × 300 s)
 
 # (object type, object id, volume number)
 Key = tuple[str, str, int]

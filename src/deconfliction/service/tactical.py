@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from deconfliction.core.alerts import (
     Alert,
@@ -143,6 +145,10 @@ class Snapshot:
     lat: F64
     lon: F64
     alt: F64
+    gs: F64
+    trk: F64
+    vs: F64
+    party: npt.NDArray[np.int64]  # an index per party, the same for the tracks of one party
 
     def side(self, k: int) -> Side:
         s = self.states[k]
@@ -156,12 +162,18 @@ def snapshot(hub: Hub, now: datetime) -> Snapshot:
     states = hub.tracks.states()
     if not states:
         empty = np.zeros(0)
-        return Snapshot(now_s, [], empty, empty, empty)
-    cols = list(zip(*states, strict=True))  # TrackState is a NamedTuple: one transposition in C
-    t, lat, lon, alt, gs, trk, vs = (np.array(cols[k], dtype=np.float64) for k in (2, 3, 4, 5, 7, 8, 9))
+        return Snapshot(now_s, [], empty, empty, empty, empty, empty, empty, np.zeros(0, dtype=np.int64))
+    n = len(states)
+
+    def column(field: int) -> F64:  # TrackState is a NamedTuple: fields by position, read in C
+        return np.fromiter(map(itemgetter(field), states), dtype=np.float64, count=n)
+
+    t, lat, lon, alt, gs, trk, vs = (column(k) for k in (2, 3, 4, 5, 7, 8, 9))
+    codes: dict[str, int] = {}
+    party = np.fromiter((codes.setdefault(p, len(codes)) for p in map(itemgetter(0), states)), np.int64, n)
     dt = np.maximum(0.0, now_s - t)
     lat, lon = dead_reckon(lat, lon, trk, gs, dt)
-    return Snapshot(now_s, states, lat, lon, alt + vs * dt)
+    return Snapshot(now_s, states, lat, lon, alt + vs * dt, gs, trk, vs, party)
 
 
 def encounters(hub: Hub, snap: Snapshot) -> list[Encounter]:
@@ -169,18 +181,8 @@ def encounters(hub: Hub, snap: Snapshot) -> list[Encounter]:
     snapshot: it runs off the writer."""
     if len(snap.states) < 2:
         return []
-    parties = [s.party_id for s in snap.states]
-    index = {pid: k for k, pid in enumerate(sorted(set(parties)))}
     cfg = hub.settings
-    states = TrackStates(
-        party=np.array([index[p] for p in parties], dtype=np.int64),
-        lat=snap.lat,
-        lon=snap.lon,
-        alt_m=snap.alt,
-        gs_mps=np.array([s.gs for s in snap.states]),
-        trk_deg=np.array([s.trk for s in snap.states]),
-        vs_mps=np.array([s.vs for s in snap.states]),
-    )
+    states = TrackStates(snap.party, snap.lat, snap.lon, snap.alt, snap.gs, snap.trk, snap.vs)
     params = CdParams(
         cfg.tactical_horizontal_m, cfg.tactical_vertical_m, cfg.tactical_lookahead_s, cfg.tactical_same_party
     )
@@ -210,10 +212,10 @@ def encounters(hub: Hub, snap: Snapshot) -> list[Encounter]:
 def intrusions(hub: Hub, snap: Snapshot) -> list[VolumeEntry]:
     """Entries into protected sites and other parties' volumes. It reads the strategic index, which only the
     writer may touch: call it in a Tx. The index's ``near`` sieve keeps the work to the tracks within reach."""
-    if not snap.states:
+    if not snap.states or not len(hub.index):
         return []
     lookahead = hub.settings.tactical_lookahead_s
-    reach = np.array([s.gs for s in snap.states]) * lookahead
+    reach = snap.gs * lookahead
     rows = np.flatnonzero(hub.index.near(snap.lat, snap.lon) | (reach > NEAR_M)).tolist()
     if not rows:
         return []
