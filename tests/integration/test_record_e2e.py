@@ -48,17 +48,18 @@ def _declare(client: httpx.Client, lon: float, start: datetime, **extra: Any) ->
 
 
 def _wait_head_covers_log(client: httpx.Client, db: Path) -> dict[str, Any]:
-    """The hub signs a head for whatever was logged without one (by the admin CLI, or before a kill) within a
-    second or two; poll for it."""
-    with sqlite3.connect(db) as conn:
-        size = conn.execute("SELECT count(*) FROM audit_entries").fetchone()[0]
+    """The hub signs (and serves) a head for whatever was logged without one (by the admin CLI, or before a kill),
+    and stores one within a second or two of quiet (bundles end at the last stored head); poll for both."""
     deadline = time.monotonic() + 10
     while True:
+        with sqlite3.connect(db) as conn:
+            size = conn.execute("SELECT count(*) FROM audit_entries").fetchone()[0]
+            stored = conn.execute("SELECT size FROM audit_heads ORDER BY id DESC LIMIT 1").fetchone()
         head = dict(client.get("/v1/audit/head").json())
-        if head["size"] == size or time.monotonic() > deadline:
+        if (head["size"], stored and stored[0]) == (size, size) or time.monotonic() > deadline:
             break
         time.sleep(0.1)  # polling the hub's once-a-second head check, not sleeping to pass
-    assert head["size"] == size
+    assert head["size"] == size and stored is not None and stored[0] == size  # served, and stored for export
     return head
 
 

@@ -33,6 +33,7 @@ from deconfliction.core.record import from_ms as record_time
 from deconfliction.store.port import Store, UnitOfWork
 
 _KEY_META = "audit_key"
+STORE_HEAD_MS = 1_000
 _LOAD_CHUNK = 100_000
 
 
@@ -98,6 +99,9 @@ class AuditLog:
         self.public_key_hex = ""
         self.last_head: SignedHead | None = None
         self._sealed: SignedHead | None = None
+        self._stored_ms: int | None = None  # the time and size of the last head stored
+        self._stored_size = -1
+        self._storing: tuple[int, int] | None = None
 
     def load(self, store: Store) -> None:
         """Read the key and every leaf hash from the store (start-up, and after a rolled-back batch)."""
@@ -111,7 +115,9 @@ class AuditLog:
                 leaves.extend(uow.audit_leaves(start, min(size, start + _LOAD_CHUNK)))
             self.last_head = uow.latest_head()
         self.tree = MerkleLog.from_leaf_hashes(leaves)
-        self._sealed = None
+        self._sealed = self._storing = None
+        self._stored_ms = self.last_head.head.timestamp_ms if self.last_head else None
+        self._stored_size = self.last_head.head.size if self.last_head else -1
 
     def head_due(self, now: datetime, stored_size: int | None = None) -> bool:
         """Whether a head should be signed now: none yet, the last one is as old as the interval, or the log holds
@@ -120,6 +126,8 @@ class AuditLog:
         size = self.tree.size if stored_size is None else stored_size
         if last is None or last.head.size != size:
             return True
+        if self._stored_size != last.head.size and to_ms(now) - last.head.timestamp_ms >= STORE_HEAD_MS:
+            return True  # the last head was only served: store one now that the log is quiet
         return to_ms(now) - last.head.timestamp_ms >= self.interval_ms
 
     def begin(self, uow: UnitOfWork) -> None:
@@ -143,7 +151,12 @@ class AuditLog:
         last = self.last_head
         head = TreeHead(tree.size, tree.root(), max(to_ms(now), last.head.timestamp_ms if last else 0))
         signed = SignedHead(head, sign_head(self.key, head))
-        uow.insert_head(signed)
+        # Every batch's head is signed and served; one a second at most is stored (a head served and not stored is
+        # still provably consistent with the next stored one, and batches of one declaration each would otherwise
+        # write two more pages apiece).
+        if self._stored_ms is None or head.timestamp_ms - self._stored_ms >= STORE_HEAD_MS:
+            uow.insert_head(signed)
+            self._storing = (head.timestamp_ms, head.size)
         self._sealed = signed
 
     def committed(self) -> None:
@@ -151,6 +164,9 @@ class AuditLog:
         if self._sealed is not None:
             self.last_head = self._sealed
             self._sealed = None
+        if self._storing is not None:
+            self._stored_ms, self._stored_size = self._storing
+            self._storing = None
 
     def receipt(self, entry: LogEntry) -> dict[str, Any]:
         """The hub's signed word that ``entry`` is in the log (carried by the notice it is about)."""
