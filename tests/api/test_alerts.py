@@ -77,6 +77,8 @@ def test_an_encounter_opens_one_alert_updates_it_when_it_matters_and_closes_it(w
 
     listed = blue.get("/v1/alerts").json()["alerts"]
     assert [a["status"] for a in listed] == ["closed"]
+    assert blue.get("/v1/alerts", params={"status": "open"}).json()["alerts"] == []
+    assert [a["id"] for a in blue.get("/v1/alerts", params={"status": "closed"}).json()["alerts"]] == [mine["id"]]
     assert blue.get(f"/v1/alerts/{mine['id']}").json()["predicted_min_distance_m"] == 1_000.0
     assert green.get(f"/v1/alerts/{mine['id']}").status_code == 404
     kinds = [

@@ -53,10 +53,12 @@ class AlertQueries:
         row = self.conn.execute(select(t.alerts).where(_A.id == alert_id)).first()
         return _alert(row) if row else None
 
-    def alerts_of(self, party_id: str | None, open_only: bool, limit: int) -> list[Alert]:
+    def alerts_of(self, party_id: str | None, status: str | None, limit: int) -> list[Alert]:
         query = select(t.alerts).order_by(_A.opened_at.desc()).limit(limit)
         if party_id is not None:
             query = query.where(or_(_A.a_party == party_id, _A.b_party == party_id))
-        if open_only:
+        if status == "open":
             query = query.where(_A.closed_at.is_(None))
+        elif status == "closed":
+            query = query.where(_A.closed_at.is_not(None))
         return [_alert(r) for r in self.conn.execute(query)]

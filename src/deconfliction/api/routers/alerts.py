@@ -26,10 +26,8 @@ async def list_alerts(
     tracks and another party's, with the time to it and the closest point of approach. The other track appears
     only as an opaque ref with its position and movement."""
     with hub.store.read() as uow:
-        found = uow.alerts_of(None if caller.role is Role.MONITOR else caller.id, status == "open", limit)
+        found = uow.alerts_of(None if caller.role is Role.MONITOR else caller.id, status, limit)
         views = [tactical.view(hub, uow, a, caller.id) for a in found]
-    if status == "closed":
-        views = [v for v in views if v and v["status"] == "closed"]
     return json_response(200, dumps({"alerts": [v for v in views if v]}))
 
 
