@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import functools
 import logging
+import multiprocessing
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
 
 from fastapi import FastAPI
 
@@ -33,6 +35,7 @@ from deconfliction.core.alerts import Encounter
 from deconfliction.core.backoff import RetryPolicy
 from deconfliction.core.health import WebhookState
 from deconfliction.core.line import Endpoint
+from deconfliction.core.tactical import detect
 from deconfliction.service import conflicts as conflict_cases
 from deconfliction.service import endpoints as endpoint_cases
 from deconfliction.service import escalation, tactical
@@ -112,15 +115,21 @@ def _pusher(hub: Hub) -> WebhookPusher:
     )
 
 
-async def _tactical(hub: Hub) -> None:
-    """Every pass: encounters between live tracks (off the writer), then entries into volumes and the alerts' life
-    (in the writer, which owns the index and the alerts)."""
+async def _tactical(hub: Hub, pool: ProcessPoolExecutor) -> None:
+    """Every pass: encounters between live tracks (the detector in its own process, so that it takes the other core
+    and not the hub's GIL), then entries into volumes and the alerts' life (in the writer, which owns the index and
+    the alerts)."""
+    loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(hub.settings.tactical_pass_s)
         try:
             if len(hub.tracks) or len(hub.alerts):
                 snap = await asyncio.to_thread(tactical.snapshot, hub, hub.clock())
-                pairs = await asyncio.to_thread(tactical.encounters, hub, snap)
+                given = tactical.detection(hub, snap)
+                pairs: list[Encounter] = []
+                if given is not None:
+                    found = await loop.run_in_executor(pool, detect, *given)
+                    pairs = tactical.encounters_of(snap, found)
 
                 def apply(tx: Tx, snap: tactical.Snapshot = snap, pairs: list[Encounter] = pairs) -> object:
                     return tactical.apply_pass(hub, tx, [*pairs, *tactical.intrusions(hub, snap)])
@@ -162,13 +171,15 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
         app.state.hub = the_hub
         app.state.tokens = TokenCache()
         app.state.pusher = pusher = _pusher(the_hub)
+        # One worker process for the pairwise detector, started on first use ("spawn": never fork a threaded hub).
+        detector = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
         tasks = [
             asyncio.create_task(_sweep(the_hub)),
             asyncio.create_task(_deadlines(the_hub)),
             asyncio.create_task(_line_tests(the_hub, LineScheduler(the_hub))),
             asyncio.create_task(pusher.run()),
             asyncio.create_task(_heads(the_hub)),
-            asyncio.create_task(_tactical(the_hub)),
+            asyncio.create_task(_tactical(the_hub, detector)),
             asyncio.create_task(_checkpoint(the_hub)),
         ]
         try:
@@ -179,6 +190,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await pusher.sender.aclose()
+            detector.shutdown(wait=False, cancel_futures=True)
             the_hub.stop()
 
     app = FastAPI(title="Deconfliction Hub", version="1", description=DESCRIPTION, lifespan=lifespan)

@@ -32,7 +32,7 @@ from deconfliction.core.disclosure import iso_z, opaque_ref
 from deconfliction.core.index import NEAR_M, Candidate
 from deconfliction.core.intrusion import F64, Mover, dead_reckon, predict_intrusions
 from deconfliction.core.model import ObjectRef, ObjectType, Role
-from deconfliction.core.tactical import CdParams, TrackStates, detect
+from deconfliction.core.tactical import CdParams, Encounters, TrackStates, detect
 from deconfliction.core.tracks import TrackState
 from deconfliction.service.hub import KIND_OPERATION, KIND_SITE, Hub, Tx
 from deconfliction.store.port import UnitOfWork
@@ -176,17 +176,27 @@ def snapshot(hub: Hub, now: datetime) -> Snapshot:
     return Snapshot(now_s, states, lat, lon, alt + vs * dt, gs, trk, vs, party)
 
 
-def encounters(hub: Hub, snap: Snapshot) -> list[Encounter]:
-    """Pairs of tracks predicted to lose separation (``core/tactical.py``, BlueSky's state-based model). Numpy on a
-    snapshot: it runs off the writer."""
+def detection(hub: Hub, snap: Snapshot) -> tuple[TrackStates, CdParams] | None:
+    """What the pairwise detector (``core.tactical.detect``) is given for this snapshot; None: nothing to pair.
+    Plain arrays, so that the hub can run it in another process, off its GIL (``app._tactical``)."""
     if len(snap.states) < 2:
-        return []
+        return None
     cfg = hub.settings
     states = TrackStates(snap.party, snap.lat, snap.lon, snap.alt, snap.gs, snap.trk, snap.vs)
     params = CdParams(
         cfg.tactical_horizontal_m, cfg.tactical_vertical_m, cfg.tactical_lookahead_s, cfg.tactical_same_party
     )
-    found = detect(states, params)
+    return states, params
+
+
+def encounters(hub: Hub, snap: Snapshot) -> list[Encounter]:
+    """Pairs of tracks predicted to lose separation (``core/tactical.py``, BlueSky's state-based model), here."""
+    given = detection(hub, snap)
+    return [] if given is None else encounters_of(snap, detect(*given))
+
+
+def encounters_of(snap: Snapshot, found: Encounters) -> list[Encounter]:
+    """The detector's pairs as encounters between the snapshot's tracks."""
     out = []
     for r in range(len(found)):
         a, b = snap.side(int(found.i[r])), snap.side(int(found.j[r]))
