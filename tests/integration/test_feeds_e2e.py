@@ -215,12 +215,8 @@ def test_replay_of_a_csv_at_high_speed_gets_every_aircraft_into_the_hub(party: P
 
 
 def _traffic_sample() -> Any:
-    try:
-        from traffic.data.samples import quickstart
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("the traffic package (a test dependency) is missing")
-        pytest.skip("the traffic package is not installed")
+    from traffic.data.samples import quickstart  # a test dependency (scripts/test installs it): never skipped
+
     return quickstart.data
 
 
