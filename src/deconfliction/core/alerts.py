@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from deconfliction.core.tracks import kinematics
+
 TrackKey = tuple[str, str]  # (party id, the party's track id)
 
 
@@ -137,9 +139,6 @@ class AlertBook:
     def open_alerts(self) -> list[Alert]:
         return list(self._open.values())
 
-    def get(self, alert_id: str) -> Alert | None:
-        return next((a for a in self._open.values() if a.id == alert_id), None)
-
     def _moved(self, held: Alert, now: Predicted, now_s: float) -> bool:
         """Whether the prediction changed: the *time* of the loss of separation (not the time left, which runs
         down by itself) or the predicted minimum distance."""
@@ -178,18 +177,6 @@ def track_ref(secret: bytes, viewer_id: str, key: TrackKey) -> str:
     """How ``viewer_id`` tells another party's tracks apart without learning their ids (an HMAC per viewer)."""
     digest = hmac.new(secret, f"{viewer_id}\x00track\x00{key[0]}\x00{key[1]}".encode(), hashlib.sha256).digest()
     return "trk_" + base64.urlsafe_b64encode(digest[:12]).decode()
-
-
-def _kinematics(s: Side) -> dict[str, Any]:
-    return {
-        "lat": s.lat,
-        "lon": s.lon,
-        "altitude": s.alt_m,
-        "altitude_reference": s.alt_ref,
-        "ground_speed": s.gs,
-        "track": s.trk,
-        "vertical_rate": s.vs,
-    }
 
 
 def alert_common(alert: Alert, at_iso: Any) -> dict[str, Any]:
@@ -231,17 +218,17 @@ def alert_view(
     view = alert_common(alert, at_iso)
     if isinstance(enc, Encounter):
         mine, other = (enc.a, enc.b) if enc.a.party_id == viewer_id else (enc.b, enc.a)
-        view["your_track"] = {"track_id": mine.track_id, **_kinematics(mine)}
+        view["your_track"] = {"track_id": mine.track_id, **kinematics(mine)}
         view["other_party"] = {"id": other.party_id, "name": names.get(other.party_id)}
-        view["other_track"] = {"ref": track_ref(secret, viewer_id, other.key), **_kinematics(other)}
+        view["other_track"] = {"ref": track_ref(secret, viewer_id, other.key), **kinematics(other)}
     elif viewer_id == enc.track.party_id:
-        view["your_track"] = {"track_id": enc.track.track_id, **_kinematics(enc.track)}
+        view["your_track"] = {"track_id": enc.track.track_id, **kinematics(enc.track)}
         view["other_party"] = {"id": enc.owner, "name": names.get(enc.owner)}
         view["into"] = target
     else:
         view["your_object"] = {"type": enc.object_type, "id": enc.object_id, "volume": enc.volume}
         view["other_party"] = {"id": enc.track.party_id, "name": names.get(enc.track.party_id)}
-        view["other_track"] = {"ref": track_ref(secret, viewer_id, enc.track.key), **_kinematics(enc.track)}
+        view["other_track"] = {"ref": track_ref(secret, viewer_id, enc.track.key), **kinematics(enc.track)}
     return view
 
 

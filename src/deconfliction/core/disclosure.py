@@ -26,6 +26,11 @@ def iso_z(dt: datetime) -> str:
     return text.replace("+00:00", "Z")
 
 
+def iso_z_at(epoch_s: float) -> str:
+    """A time in seconds since the Unix epoch, as ``iso_z`` writes it."""
+    return iso_z(datetime.fromtimestamp(epoch_s, UTC))
+
+
 def iso_z_or_none(dt: datetime | None) -> str | None:
     return iso_z(dt) if dt is not None else None
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -284,12 +284,6 @@ class TrackTable:
     def __len__(self) -> int:
         return len(self._states)
 
-    def clear(self) -> None:
-        self._states.clear()
-
-    def get(self, party_id: str, track_id: str) -> TrackState | None:
-        return self._states.get((party_id, track_id))
-
     def of_party(self, party_id: str) -> list[TrackState]:
         return [s for (p, _), s in self._states.items() if p == party_id]
 
@@ -345,6 +339,38 @@ class TrackTable:
         for s in gone:
             del self._states[(s.party_id, s.track_id)]
         return gone
+
+
+class Moving(Protocol):
+    """Anything that is somewhere and moving: a track's state, a side of an encounter."""
+
+    @property
+    def lat(self) -> float: ...
+    @property
+    def lon(self) -> float: ...
+    @property
+    def alt_m(self) -> float: ...
+    @property
+    def alt_ref(self) -> str: ...
+    @property
+    def gs(self) -> float: ...
+    @property
+    def trk(self) -> float: ...
+    @property
+    def vs(self) -> float: ...
+
+
+def kinematics(s: Moving) -> dict[str, Any]:
+    """Where a track is and how it moves, in the report's own field names."""
+    return {
+        "lat": s.lat,
+        "lon": s.lon,
+        "altitude": s.alt_m,
+        "altitude_reference": s.alt_ref,
+        "ground_speed": s.gs,
+        "track": s.trk,
+        "vertical_rate": s.vs,
+    }
 
 
 _COLUMNS = ("track_id", "t", "lat", "lon", "alt_m", "alt_ref", "gs", "trk", "vs", "callsign", "icao24")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -278,17 +278,42 @@ class Hub:
         """Append the event to the log of both parties and every monitor, each with its own view. With ``notify``
         the event carries the conflict's notice to the two parties: each of their endpoints gets a delivery record.
         """
-        readers = {*conflict.party_ids, *(m.id for m in self.monitors())}
-        entry = tx.uow.record(tx.now, type_, conflict.id, conflict_record(conflict, self.secret), readers)
-        receipt = self.audit.receipt(entry) if notify else None
+        self.announce(
+            tx,
+            type_,
+            conflict.id,
+            conflict_record(conflict, self.secret),
+            conflict.party_ids,
+            lambda pid: self.view(conflict, self.party(tx.uow, pid)),
+            notice=notify,
+        )
+
+    def announce(
+        self,
+        tx: Tx,
+        type_: str,
+        subject: str,
+        document: dict[str, Any],
+        parties: Iterable[str],
+        view: Callable[[str], dict[str, Any] | None],
+        notice: bool = False,
+        receipt: bool | None = None,
+    ) -> None:
+        """Log one change (``document``, shown to ``parties`` and the monitors) and tell each of them as its own
+        ``view`` of it. The parties' events carry the entry's signed receipt (``receipt``, by default when it is a
+        ``notice``); a notice also gets each of their endpoints a delivery record."""
+        involved = set(parties)
+        readers = sorted({*involved, *(m.id for m in self.monitors())})
+        entry = tx.uow.record(tx.now, type_, subject, document, readers)
+        signed = self.audit.receipt(entry) if (notice if receipt is None else receipt) else None
         for pid in readers:
-            viewer = self.party(tx.uow, pid)
-            data = self.view(conflict, viewer)
-            if data is not None:
-                notice = conflict.id if notify and pid in conflict.party_ids else None
-                if notice is not None:
-                    data["receipt"] = receipt
-                self.deliver(tx, pid, type_, data, notice_id=notice)
+            data = view(pid)
+            if data is None:
+                continue
+            told = pid in involved
+            if signed is not None and told:
+                data["receipt"] = signed
+            self.deliver(tx, pid, type_, data, notice_id=subject if notice and told else None)
 
     def deliver(
         self,

@@ -9,7 +9,7 @@ alert opened, materially changed or closed is stored, logged in the record, and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
@@ -28,12 +28,12 @@ from deconfliction.core.alerts import (
     monitor_view,
     track_ref,
 )
-from deconfliction.core.disclosure import iso_z, opaque_ref
+from deconfliction.core.disclosure import iso_z_at, opaque_ref
 from deconfliction.core.index import NEAR_M, Candidate
 from deconfliction.core.intrusion import F64, Mover, dead_reckon, predict_intrusions
 from deconfliction.core.model import ObjectRef, ObjectType, Role
 from deconfliction.core.tactical import CdParams, Encounters, TrackStates, detect
-from deconfliction.core.tracks import TrackState
+from deconfliction.core.tracks import TrackState, kinematics
 from deconfliction.service.hub import KIND_OPERATION, KIND_SITE, Hub, Tx
 from deconfliction.store.port import UnitOfWork
 
@@ -42,27 +42,13 @@ UPDATED = "alert.updated"
 CLOSED = "alert.closed"
 
 
-def _iso(at_s: float) -> str:
-    return iso_z(datetime.fromtimestamp(at_s, UTC))
-
-
 def _side_record(hub: Hub, s: Side) -> dict[str, Any]:
-    return {
-        "party_id": s.party_id,
-        "track_ref": track_ref(hub.secret, "record", s.key),
-        "lat": s.lat,
-        "lon": s.lon,
-        "altitude": s.alt_m,
-        "altitude_reference": s.alt_ref,
-        "ground_speed": s.gs,
-        "track": s.trk,
-        "vertical_rate": s.vs,
-    }
+    return {"party_id": s.party_id, "track_ref": track_ref(hub.secret, "record", s.key), **kinematics(s)}
 
 
 def _record(hub: Hub, alert: Alert) -> dict[str, Any]:
     """The alert as the record keeps it: what both parties and the monitors may read; tracks behind refs."""
-    doc = alert_common(alert, _iso)
+    doc = alert_common(alert, iso_z_at)
     enc = alert.encounter
     if isinstance(enc, Encounter):
         doc["sides"] = [_side_record(hub, s) for s in (enc.a, enc.b)]
@@ -100,23 +86,18 @@ def view(hub: Hub, uow: UnitOfWork, alert: Alert, viewer_id: str) -> dict[str, A
         target = None
         if isinstance(enc, VolumeEntry) and viewer_id == enc.track.party_id:
             target = _target(hub, uow, enc, viewer_id)
-        return alert_view(alert, viewer_id, hub.secret, _iso, names, target)
+        return alert_view(alert, viewer_id, hub.secret, iso_z_at, names, target)
     viewer = hub.parties.get(viewer_id)
     if viewer is not None and viewer.role is Role.MONITOR:
-        return monitor_view(alert, viewer_id, hub.secret, _iso, names)
+        return monitor_view(alert, viewer_id, hub.secret, iso_z_at, names)
     return None
 
 
 def _publish(hub: Hub, tx: Tx, type_: str, alert: Alert) -> None:
-    readers = {*alert.party_ids, *(m.id for m in hub.monitors())}
-    entry = tx.uow.record(tx.now, type_, alert.id, _record(hub, alert), readers)
-    receipt = hub.audit.receipt(entry) if type_ != CLOSED else None
-    for pid in sorted(readers):
-        data = view(hub, tx.uow, alert, pid)
-        if data is not None:
-            if receipt is not None and pid in alert.party_ids:
-                data["receipt"] = receipt
-            hub.deliver(tx, pid, type_, data)
+    document, parties = _record(hub, alert), alert.party_ids
+    hub.announce(
+        tx, type_, alert.id, document, parties, lambda pid: view(hub, tx.uow, alert, pid), receipt=type_ != CLOSED
+    )
 
 
 def apply_pass(hub: Hub, tx: Tx, predicted: list[Predicted]) -> Changes:

@@ -9,12 +9,11 @@ without the log growing by a million entries a minute.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import Any
 
-from deconfliction.core.disclosure import iso_z
+from deconfliction.core.disclosure import iso_z_at
 from deconfliction.core.model import Party
-from deconfliction.core.tracks import Applied, Reports, TrackState, encode_reports
+from deconfliction.core.tracks import Applied, Reports, TrackState, encode_reports, kinematics
 from deconfliction.service.hub import Hub, Tx
 from deconfliction.service.operations import require_party_role
 
@@ -48,14 +47,8 @@ def prune(hub: Hub, tx: Tx) -> list[TrackState]:
 def track_view(s: TrackState) -> dict[str, Any]:
     return {
         "track_id": s.track_id,
-        "time": iso_z(datetime.fromtimestamp(s.t, UTC)),
-        "lat": s.lat,
-        "lon": s.lon,
-        "altitude": s.alt_m,
-        "altitude_reference": s.alt_ref,
-        "ground_speed": s.gs,
-        "track": s.trk,
-        "vertical_rate": s.vs,
+        "time": iso_z_at(s.t),
+        **kinematics(s),
         "callsign": s.callsign,
         "icao24": s.icao24,
     }

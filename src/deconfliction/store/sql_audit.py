@@ -180,12 +180,9 @@ class AuditQueries:
         row = self.conn.execute(select(t.audit_heads).order_by(_H.id.desc()).limit(1)).first()
         return _head(row) if row else None
 
-    def audit_heads(self, max_size: int | None = None) -> list[SignedHead]:
-        """Every signed head, oldest first (up to ``max_size`` leaves)."""
-        query = select(t.audit_heads).order_by(_H.id)
-        if max_size is not None:
-            query = query.where(_H.size <= max_size)
-        return [_head(row) for row in self.conn.execute(query)]
+    def audit_heads(self) -> list[SignedHead]:
+        """Every stored signed head, oldest first."""
+        return [_head(row) for row in self.conn.execute(select(t.audit_heads).order_by(_H.id))]
 
     # -- parties' public keys ---
 
