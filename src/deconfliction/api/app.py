@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from fastapi import FastAPI
 
-from deconfliction.api import errors
+from deconfliction.api import errors, web
 from deconfliction.api.deps import TokenCache, refresh_endpoints, run_write
 from deconfliction.api.routers import (
     alerts,
@@ -210,6 +210,8 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
         alerts,
     ):
         app.include_router(module.router)
+
+    web.install(app)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

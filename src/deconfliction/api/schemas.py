@@ -68,7 +68,9 @@ class OperationCreate(_In):
 class SiteCreate(_In):
     name: str = Field(min_length=1, max_length=200)
     category: str = Field(
-        min_length=1, max_length=64, description="hospital, school, aid-warehouse, convoy-route, shelter, …"
+        min_length=1,
+        max_length=64,
+        description="hospital, school, aid-warehouse, convoy-route, deconfliction-line (LineString + radius_m), …",
     )
     footprint: dict[str, Any]
     radius_m: Number | None = None
@@ -176,6 +178,21 @@ class ConflictPublic(BaseModel):
     resolved_at: datetime | None
     resolution: str | None
     acknowledgements: list[AcknowledgementPublic]
+
+
+class ConflictPreview(BaseModel):
+    """A conflict a declaration would open, as you would see it; it has no id or status until it is declared."""
+
+    kind: Literal["operation-operation", "operation-site"]
+    your_object: dict[str, Any] = Field(description="type, id (the check's own id) and the volume's index")
+    other_party: dict[str, Any]
+    other_object_ref: str
+    other_object_type: str
+    overlap: OverlapPublic
+
+
+class ConflictCheckPublic(BaseModel):
+    conflicts: list[ConflictPreview]
 
 
 class OperationResultPublic(BaseModel):

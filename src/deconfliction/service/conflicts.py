@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from deconfliction.core.errors import NotFound
 from deconfliction.core.model import (
@@ -62,6 +63,29 @@ def _candidates(hub: Hub, subject: Subject) -> dict[tuple[int, ObjectRef], Volum
     return found
 
 
+def _new_conflict(
+    hub: Hub, subject: Subject, volume: int, other: ObjectRef, other_volume: Volume4D, now: datetime
+) -> Conflict | None:
+    """The conflict between the subject's ``volume`` and ``other`` (with the subject's id), or None: no overlap."""
+    mine = subject.ref(volume)
+    # Operation × site conflicts always hold the operation as ``a``.
+    subject_first = subject.type is ObjectType.OPERATION
+    a, b = (mine, other) if subject_first else (other, mine)
+    va, vb = (subject.volumes[volume], other_volume) if subject_first else (other_volume, subject.volumes[volume])
+    overlap = volumes_overlap(va, vb, hub.buffers)
+    if overlap is None:
+        return None
+    both_ops = a.type is ObjectType.OPERATION and b.type is ObjectType.OPERATION
+    kind = ConflictKind.OPERATION_OPERATION if both_ops else ConflictKind.OPERATION_SITE
+    return Conflict(id=subject.id, kind=kind, a=a, b=b, overlap=overlap, created_at=now, updated_at=now)
+
+
+def preview(hub: Hub, subject: Subject, now: datetime) -> list[Conflict]:
+    """The conflicts that storing ``subject`` now would open, each carrying the subject's id; nothing is stored."""
+    found = (_new_conflict(hub, subject, v, other, vol, now) for (v, other), vol in _candidates(hub, subject).items())
+    return [c for c in found if c is not None]
+
+
 def reconcile(hub: Hub, tx: Tx, subject: Subject, fresh: bool, reason: Resolution) -> list[Conflict]:
     """Bring the subject's conflicts in line with its volumes; returns its open conflicts afterwards.
 
@@ -99,24 +123,10 @@ def reconcile(hub: Hub, tx: Tx, subject: Subject, fresh: bool, reason: Resolutio
         else:
             still_open.append(conflict)
     for (volume, other), other_volume in found.items():
-        mine = subject.ref(volume)
-        # Operation × site conflicts always hold the operation as ``a``.
-        subject_first = subject.type is ObjectType.OPERATION
-        a, b = (mine, other) if subject_first else (other, mine)
-        va, vb = (subject.volumes[volume], other_volume) if subject_first else (other_volume, subject.volumes[volume])
-        overlap = volumes_overlap(va, vb, hub.buffers)
-        if overlap is None:
+        found_one = _new_conflict(hub, subject, volume, other, other_volume, tx.now)
+        if found_one is None:
             continue
-        both_ops = a.type is ObjectType.OPERATION and b.type is ObjectType.OPERATION
-        conflict = Conflict(
-            id=hub.new_id("cf", tx.now),
-            kind=ConflictKind.OPERATION_OPERATION if both_ops else ConflictKind.OPERATION_SITE,
-            a=a,
-            b=b,
-            overlap=overlap,
-            created_at=tx.now,
-            updated_at=tx.now,
-        )
+        conflict = replace(found_one, id=hub.new_id("cf", tx.now))
         tx.uow.insert_conflict(conflict)
         hub.publish(tx, OPENED, conflict, notify=True)
         owed.extend(owed_for_conflict(hub, tx, conflict, priorities))

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from deconfliction.core.disclosure import operation_public, same_side
+from deconfliction.core.disclosure import conflict_record, operation_public, same_side
 from deconfliction.core.errors import Forbidden, InvalidTransition, InvalidVolume, NotFound, VersionConflict
 from deconfliction.core.model import Conflict, ObjectType, Operation, Party, Resolution, Role
 from deconfliction.core.volumes import Volume4D
-from deconfliction.service.conflicts import Subject, reconcile
+from deconfliction.service.conflicts import Subject, preview, reconcile
 from deconfliction.service.hub import KIND_OPERATION, Hub, Tx
 from deconfliction.store.port import UnitOfWork
+
+CHECKED = "operation.checked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,26 @@ def declare(hub: Hub, tx: Tx, caller: Party, draft: OperationDraft) -> Operation
     conflicts = reconcile(hub, tx, Subject(ObjectType.OPERATION, op.id, caller, op.volumes), True, Resolution.CHANGED)
     _index(hub, op, caller.coalition_id)
     return OperationResult(op, conflicts)
+
+
+def check(hub: Hub, tx: Tx, caller: Party, draft: OperationDraft) -> list[Conflict]:
+    """The conflicts declaring ``draft`` now would open (a dry run), each with the check's id; nothing is stored.
+
+    A check discloses what a declaration would, but tells nobody: so each party whose object it met gets an entry
+    in the record it can read (who checked, when, and the overlap), and checks cannot map others' plans unseen.
+    """
+    require_party_role(caller, "check operations")
+    _check_not_past(draft, tx)
+    found = preview(hub, Subject(ObjectType.OPERATION, hub.new_id("chk", tx.now), caller, draft.volumes), tx.now)
+    met: dict[str, list[Conflict]] = {}
+    for conflict in found:
+        met.setdefault(conflict.b.party_id, []).append(conflict)
+    for party_id, conflicts in met.items():
+        overlaps = [conflict_record(c, hub.secret) for c in conflicts]
+        tx.uow.record(
+            tx.now, CHECKED, conflicts[0].id, {"checked_by": caller.id, "overlaps": overlaps}, (caller.id, party_id)
+        )
+    return found
 
 
 def _own_live(hub: Hub, tx: Tx, caller: Party, op_id: str, what: str) -> Operation:

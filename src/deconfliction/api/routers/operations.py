@@ -19,6 +19,7 @@ from deconfliction.api.deps import (
     run_write,
 )
 from deconfliction.api.schemas import (
+    ConflictCheckPublic,
     OperationCreate,
     OperationListPublic,
     OperationPublic,
@@ -53,6 +54,23 @@ async def declare_operation(request: Request, caller: CurrentParty, hub: HubDep,
         hub, lambda tx: hub.idempotent(tx, caller, key, lambda: ["declare", body.model_dump(mode="json")], run)
     )
     return json_response(status, content)
+
+
+_NOT_YET = ("id", "status", "revision", "created_at", "updated_at", "resolved_at", "resolution", "acknowledgements")
+
+
+@router.post("/check", response_model=ConflictCheckPublic, openapi_extra=json_body(OperationCreate))
+async def check_operation(request: Request, caller: CurrentParty, hub: HubDep) -> Response:
+    """A dry run: the conflicts this declaration would open now, as you would see them; nothing is declared and
+    nobody is notified. Each party whose object a check meets finds it in the record (who checked, when, where)."""
+    draft = to_operation_draft(parse_json_body(OperationCreate, await request.body()), hub.limits)
+
+    def run(tx: Tx) -> tuple[int, bytes]:
+        views = (hub.view(c, caller) for c in operations.check(hub, tx, caller, draft))
+        found = [{k: v for k, v in view.items() if k not in _NOT_YET} for view in views if view]
+        return 200, dumps({"conflicts": found})
+
+    return json_response(*await run_write(hub, run))
 
 
 @router.get("", response_model=OperationListPublic)
