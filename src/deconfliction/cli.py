@@ -100,7 +100,8 @@ def demo(
     tokens = seed(hub)
     base = f"http://{host}:{port}"
     out = Console()
-    out.print(f"[bold]Deconfliction hub demo[/bold] on {base} (db {db}). Tokens (new at each start):")
+    out.print(f"[bold]Deconfliction hub demo[/bold] on {base} (db {db}).")
+    out.print(f"The map: [bold]{base}/[/bold] (sign in with one of these tokens; new at each start):")
     for name, token in tokens.items():
         out.print(f"  {name:<18} {token}")
     first = next(iter(tokens.values()))

@@ -70,6 +70,14 @@ def seed(hub: Hub) -> dict[str, str]:
             time=parse_time(tx.now, tx.now + timedelta(days=30)),
         )
         sites.notify(hub, tx, relief, sites.SiteDraft("Al-Noor hospital", "hospital", hospital, None))
+        # the line both air forces agreed not to cross, along the river: a 2 km corridor
+        river = [[37.9, 36.2], [38.45, 35.95], [39.05, 35.75], [39.55, 35.5], [39.8, 34.9]]
+        line = Volume4D(
+            footprint=parse_footprint({"type": "LineString", "coordinates": river}, 2_000, hub.limits),
+            altitude=None,
+            time=parse_time(tx.now, tx.now + timedelta(days=365)),
+        )
+        sites.notify(hub, tx, blue, sites.SiteDraft("River line", "deconfliction-line", line, None))
 
     hub.execute(scenario)
     return tokens

@@ -1,0 +1,239 @@
+"""The issue's scenario in a real browser: two parties declare overlapping volumes from the map, the conflict
+reaches the other side's inbox without a reload, one acknowledges from the inbox, the other sees it; the page talks
+to nobody but the hub."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+from shapely.geometry import shape
+
+from deconfliction.core.record import key_to_hex
+from tests.browser.conftest import MapPage, Theatre
+from tests.conftest import box, volume
+
+CENTRE = (50.0, 30.0)  # lat, lon
+
+
+def point_of(opened: MapPage, lat: float, lon: float) -> tuple[float, float]:
+    """Where (lat, lon) is on the screen, in page pixels."""
+    x, y = opened.evaluate(
+        "([lat, lon]) => { const p = hubMap.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }", [lat, lon]
+    )
+    box_ = opened.page.locator("#map").bounding_box()
+    assert box_ is not None
+    return box_["x"] + x, box_["y"] + y
+
+
+def centre_map(opened: MapPage, zoom: int = 10) -> None:
+    opened.evaluate("([lat, lon, z]) => hubMap.setView([lat, lon], z, {animate: false})", [*CENTRE, zoom])
+
+
+def draw_square(opened: MapPage, lat: float, lon: float, half: float) -> None:
+    opened.page.click("#draw-polygon")
+    corners = [(lat - half, lon - half), (lat - half, lon + half), (lat + half, lon + half), (lat + half, lon - half)]
+    for corner in [*corners, corners[0]]:  # clicking the first vertex again closes the ring
+        opened.page.mouse.click(*point_of(opened, *corner))
+
+
+def draw_circle(opened: MapPage, lat: float, lon: float, radius_deg: float) -> None:
+    opened.page.click("#draw-circle")
+    opened.page.mouse.click(*point_of(opened, lat, lon))
+    opened.page.mouse.move(*point_of(opened, lat, lon + radius_deg))
+    opened.page.mouse.click(*point_of(opened, lat, lon + radius_deg))
+
+
+def set_window(opened: MapPage, start: datetime, hours: float = 2.0) -> None:
+    fmt = "%Y-%m-%dT%H:%M"
+    opened.page.fill("#time-start", start.strftime(fmt))
+    opened.page.fill("#time-end", (start + timedelta(hours=hours)).strftime(fmt))
+    opened.page.fill("#alt-lower", "1000")
+    opened.page.fill("#alt-upper", "3000")
+    opened.page.select_option("#alt-ref", "AMSL")
+
+
+def api(theatre: Theatre, opened: MapPage, method: str, path: str, **kw: object) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {opened.party.token}"}
+    return httpx.request(method, theatre.hub.url + path, headers=headers, timeout=10, **kw)  # type: ignore[arg-type]
+
+
+def test_two_parties_declare_from_the_map_and_acknowledge_from_the_inbox(theatre: Theatre) -> None:
+    blue, ural = theatre.open("Blue Air Force"), theatre.open("Ural")
+    start = (datetime.now(UTC) + timedelta(minutes=30)).replace(second=0, microsecond=0)
+    for side in (blue, ural):
+        centre_map(side)
+
+    # Blue draws a square and declares it, with mission details that must never reach Ural
+    draw_square(blue, *CENTRE, 0.05)
+    set_window(blue, start)
+    blue.page.fill("#description", "SECRET-DESCRIPTION")
+    blue.page.fill("#callsign", "SECRET-CALLSIGN")
+    blue.page.click("#declare-btn")
+    expect(blue.page.locator("#declare-result")).to_contain_text("op_")
+    (blue_op,) = api(theatre, blue, "GET", "/v1/operations").json()["operations"]
+    footprint = shape(blue_op["volumes"][0]["footprint"])
+    assert footprint.geom_type == "Polygon" and footprint.contains(
+        shape({"type": "Point", "coordinates": CENTRE[::-1]})
+    )
+    assert blue_op["description"] == "SECRET-DESCRIPTION"
+
+    # Ural draws a circle over Blue's square, checks it (a dry run), sees the conflict, then declares
+    draw_circle(ural, CENTRE[0], CENTRE[1] + 0.05, 0.03)
+    set_window(ural, start + timedelta(minutes=30))
+    ural.page.click("#check-btn")
+    expect(ural.page.locator("#check-result .check-conflict")).to_have_count(1)
+    assert api(theatre, ural, "GET", "/v1/conflicts").json()["conflicts"] == []  # a check declares nothing
+    ural.screenshot("declare-check")
+    ural.page.click("#declare-btn")
+    expect(ural.page.locator("#declare-result")).to_contain_text("op_")
+    (conflict,) = api(theatre, ural, "GET", "/v1/conflicts").json()["conflicts"]
+
+    # Blue's inbox gets it over the event stream, with no reload
+    item = blue.page.locator(f".inbox-item[data-kind='conflict'][data-id='{conflict['id']}']")
+    expect(item).to_be_visible(timeout=10_000)
+    expect(item.locator(".countdown")).not_to_be_empty()
+    assert blue.navigations == 1
+    expect(blue.page.locator(f".conflict-item[data-id='{conflict['id']}']")).to_have_attribute("data-status", "open")
+    blue.screenshot("map-conflict")
+    ural_item = ural.page.locator(f".inbox-item[data-kind='conflict'][data-id='{conflict['id']}']")
+    expect(ural_item).to_be_visible(timeout=10_000)
+    ural.screenshot("inbox")
+
+    # Blue acknowledges from its inbox; Ural sees the acknowledgement, still without a reload
+    item.locator(".ack-btn").click()
+    expect(item).to_have_count(0, timeout=10_000)
+    on_ural = ural.page.locator(f".conflict-item[data-id='{conflict['id']}']")
+    expect(on_ural).to_have_attribute("data-acks", blue.party.id, timeout=10_000)
+    assert ural.navigations == 1
+    acks = api(theatre, ural, "GET", f"/v1/conflicts/{conflict['id']}").json()["acknowledgements"]
+    assert [a["party_id"] for a in acks] == [blue.party.id]
+
+    # what Ural's page holds never names Blue's mission
+    for secret in ("SECRET-DESCRIPTION", "SECRET-CALLSIGN", blue_op["id"]):
+        assert secret not in ural.page.content()
+    # and neither page asked any host but the hub
+    for side in (blue, ural):
+        assert side.hosts() == {f"127.0.0.1:{theatre.hub.port}"}, side.requested
+
+
+def test_a_dropped_line_reconnects_and_resumes_from_the_last_event(theatre: Theatre) -> None:
+    blue = theatre.open("Blue Air Force")
+    ural = theatre.parties["Ural"]
+    conn = blue.page.locator("#conn-state")
+    expect(conn).to_have_attribute("data-state", "live")
+    start = datetime.now(UTC) + timedelta(hours=1)
+    body = {"volumes": [volume(box(30.0, 50.0), start)]}
+    r = httpx.post(theatre.hub.url + "/v1/operations", json=body, headers={"Authorization": f"Bearer {ural.token}"})
+    assert r.status_code == 201
+    api(theatre, blue, "POST", "/v1/operations", json={"volumes": [volume(box(30.02, 50.0), start)]})
+    expect(blue.page.locator(".inbox-item[data-kind='conflict']")).to_have_count(1, timeout=10_000)
+    last = int(blue.page.locator("#last-event").get_attribute("data-event-id") or 0)
+    assert last > 0
+
+    theatre.hub.kill9()
+    expect(conn).not_to_have_attribute("data-state", "live", timeout=10_000)
+    blue.screenshot("line-down")
+    # while the line is down, Ural declares two more overlapping plans straight into the store's next life
+    theatre.hub.start()
+    for lon in (30.03, 30.04):
+        vol = volume(box(lon, 50.0), start)
+        r = httpx.post(
+            theatre.hub.url + "/v1/operations",
+            json={"volumes": [vol]},
+            headers={"Authorization": f"Bearer {ural.token}"},
+        )
+        assert r.status_code == 201
+    expect(conn).to_have_attribute("data-state", "live", timeout=15_000)
+    expect(blue.page.locator(".inbox-item[data-kind='conflict']")).to_have_count(3, timeout=10_000)
+    assert int(blue.page.locator("#last-event").get_attribute("data-event-id") or 0) > last
+    assert blue.navigations == 1
+
+
+def test_an_acknowledgement_from_the_inbox_is_signed_with_the_partys_key(theatre: Theatre) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    blue = theatre.open("Blue Air Force")
+    ural = theatre.parties["Ural"]
+    r = api(
+        theatre, blue, "POST", f"/v1/parties/{blue.party.id}/keys", json={"public_key": key_to_hex(key.public_key())}
+    )
+    assert r.status_code == 201, r.text
+    key_id = r.json()["key_id"]
+    blue.page.fill("#sign-key", key_to_hex(key))
+    start = datetime.now(UTC) + timedelta(hours=1)
+    api(theatre, blue, "POST", "/v1/operations", json={"volumes": [volume(box(30.0, 50.0), start)]})
+    r = httpx.post(
+        theatre.hub.url + "/v1/operations",
+        json={"volumes": [volume(box(30.02, 50.0), start)]},
+        headers={"Authorization": f"Bearer {ural.token}"},
+    )
+    (conflict,) = r.json()["conflicts"]
+    item = blue.page.locator(f".inbox-item[data-id='{conflict['id']}']")
+    item.locator(".ack-btn").click()
+    expect(item).to_have_count(0, timeout=10_000)
+    entries = api(theatre, blue, "GET", "/v1/audit/entries", params={"after": 0, "limit": 1000}).json()["entries"]
+    docs = [json.loads(e["document"]) for e in entries if "document" in e]
+    (acked,) = [d for d in docs if d["kind"] == "conflict.acknowledged"]
+    (signed,) = acked["data"]["acknowledgements"]
+    assert signed["party_id"] == blue.party.id and signed["key_id"] == key_id and len(signed["signature"]) == 128
+
+
+def test_the_view_exports_as_geojson_and_kml(theatre: Theatre) -> None:
+    blue = theatre.open("Blue Air Force", sign_in=False)
+    start = datetime.now(UTC) + timedelta(minutes=10)
+    circle = volume({"type": "Point", "coordinates": [30.0, 50.0]}, start, radius_m=5000.0)
+    api(theatre, blue, "POST", "/v1/operations", json={"volumes": [volume(box(31.0, 50.0), start), circle]})
+    site = {
+        "name": "Hospital 3",
+        "category": "hospital",
+        "footprint": {"type": "Point", "coordinates": [32.0, 50.0]},
+        "radius_m": 500,
+    }
+    assert api(theatre, blue, "POST", "/v1/sites", json=site).status_code == 201
+    blue.page.fill("#token", blue.party.token)
+    blue.page.click("#signin")
+    blue.page.wait_for_selector("body[data-ready='1']")
+    with blue.page.expect_download() as got:
+        blue.page.click("#export-geojson")
+    collection = json.loads(got.value.path().read_text())
+    assert collection["type"] == "FeatureCollection"
+    geoms = [shape(f["geometry"]) for f in collection["features"]]
+    assert len(geoms) == 3 and all(g.is_valid and not g.is_empty for g in geoms)
+    assert any(g.contains(shape({"type": "Point", "coordinates": [30.0, 50.0]})) for g in geoms)  # the circle
+    with blue.page.expect_download() as got:
+        blue.page.click("#export-kml")
+    kml = ET.parse(got.value.path())
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    assert len(kml.getroot().findall(".//k:Placemark", ns)) == 3
+    assert kml.getroot().findall(".//k:Polygon", ns)
+
+
+def test_russian_ui_and_utc_times(theatre: Theatre) -> None:
+    ural = theatre.open("Ural")
+    ural.page.select_option("#lang", "ru")
+    expect(ural.page.locator("html")).to_have_attribute("lang", "ru")
+    text = ural.page.locator("#declare-panel").inner_text()
+    assert any("а" <= ch <= "я" for ch in text.lower()), text
+    ural.screenshot("ru")
+
+
+def test_sign_in_by_keyboard_only(theatre: Theatre) -> None:
+    blue = theatre.open("Blue Air Force", sign_in=False)
+    page = blue.page
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement && document.activeElement.id") == "token":
+            break
+    else:
+        pytest.fail("the token field is not reachable with Tab")
+    page.keyboard.type(blue.party.token)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("body[data-ready='1']")
+    expect(page.locator("#whoami")).to_contain_text("Blue Air Force")
+    assert blue.party.token not in page.url
