@@ -31,7 +31,7 @@ def point_of(opened: MapPage, lat: float, lon: float) -> tuple[float, float]:
 
 
 def centre_map(opened: MapPage, zoom: int = 10) -> None:
-    opened.evaluate("([lat, lon, z]) => hubMap.setView([lat, lon], z, {animate: false})", [*CENTRE, zoom])
+    opened.evaluate("([lat, lon, z]) => { hubMap.setView([lat, lon], z, {animate: false}); }", [*CENTRE, zoom])
 
 
 def draw_square(opened: MapPage, lat: float, lon: float, half: float) -> None:
