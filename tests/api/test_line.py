@@ -48,6 +48,8 @@ def test_endpoint_tokens_act_for_their_party(world: World) -> None:
     red = world.party("Red")
     ops = endpoint(world, red, "Ops centre", duty=True)
     assert ops.get("/v1/me").json()["id"] == red.id
+    assert ops.get("/v1/me").json()["endpoint"] == {"id": ops.id, "name": "Ops centre"}
+    assert red.get("/v1/me").json()["endpoint"] is None
     listed = red.get("/v1/endpoints").json()
     assert [(e["name"], e["duty"]) for e in listed] == [("Ops centre", True)]
     assert "token" not in listed[0]

@@ -113,6 +113,12 @@ def test_describe_is_json_and_lists_every_template_and_language() -> None:
     lat = described["templates"]["site_notice"]["fields"]["lat"]
     assert lat == {"type": "lat", "required": True, "min": -90.0, "max": 90.0}
     assert "hospital" in described["templates"]["site_notice"]["fields"]["category"]["values"]
+    categories = described["enums"]["site_category"]
+    assert categories["values"] == described["templates"]["site_notice"]["fields"]["category"]["values"]
+    assert set(categories["labels"]) == set(LANGUAGES)
+    assert all(list(labels) == categories["values"] for labels in categories["labels"].values())
+    assert categories["labels"]["ru"]["hospital"] == "Больница"
+    assert categories["labels"]["en"]["deconfliction-line"] == "Deconfliction line"
 
 
 # --- rendering -------------------------------------------------------------------------------------------------

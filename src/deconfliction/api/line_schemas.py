@@ -212,3 +212,11 @@ class NoticePublic(BaseModel):
     deadline_at: str
     escalation: str
     created_at: str
+    receipt: dict[str, Any] | None = Field(
+        None, description="The hub's signed receipt of the logged notice (index, leaf_hash, at, at_ms, signature)."
+    )
+
+
+class NoticeListPublic(BaseModel):
+    notices: list[NoticePublic]
+    last_event_id: int = Field(description="Your log's newest event when the inbox was read: follow events after it.")

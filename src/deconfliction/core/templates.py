@@ -133,6 +133,7 @@ class RenderedMessage:
 class TemplateCatalog:
     templates: Mapping[str, TemplateSpec]
     renderings: Mapping[str, Language]
+    enums: Mapping[str, tuple[str, ...]]  # the catalog's named value lists, in its order
 
     @classmethod
     def from_data(cls, catalog: Mapping[str, Any], renderings: Mapping[str, Mapping[str, Any]]) -> TemplateCatalog:
@@ -152,7 +153,7 @@ class TemplateCatalog:
         if not renderings:
             _bad("renderings", "no languages")
         languages = {code: _language(code, data, templates, enums) for code, data in renderings.items()}
-        return cls(MappingProxyType(templates), MappingProxyType(languages))
+        return cls(MappingProxyType(templates), MappingProxyType(languages), MappingProxyType(enums))
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -162,9 +163,18 @@ class TemplateCatalog:
         return tuple(self.templates)
 
     def describe(self) -> dict[str, Any]:
-        """JSON-ready: the languages, and each template's fields in the shape of ``catalog.json``."""
+        """JSON-ready: the languages, each named value list with its label in every language (what a client shows
+        for a site category, a conflict kind, a precedence), and each template's fields in the shape of
+        ``catalog.json``."""
         return {
             "languages": [{"code": x.code, "name": x.name, "direction": x.direction} for x in self.renderings.values()],
+            "enums": {
+                name: {
+                    "values": list(values),
+                    "labels": {code: {v: x.enums[name][v] for v in values} for code, x in self.renderings.items()},
+                }
+                for name, values in self.enums.items()
+            },
             "templates": {
                 t.id: {
                     "description": t.description,

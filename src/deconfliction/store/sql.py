@@ -444,9 +444,10 @@ class SqlUnitOfWork(LineQueries, HealthQueries, AuditQueries, TrackQueries, Aler
         rows = self.conn.execute(_EVENTS_AFTER, {"party": party_id, "seq": seq, "limit": limit})
         return [(r.seq, r.type, r.data) for r in rows]
 
-    def last_event_seqs(self) -> dict[str, int]:
+    def last_event_seqs(self, party_id: str | None = None) -> dict[str, int]:
         e = t.events.c
-        rows = self.conn.execute(select(e.party_id, func.max(e.seq)).group_by(e.party_id))
+        query = select(e.party_id, func.max(e.seq)).group_by(e.party_id)
+        rows = self.conn.execute(query if party_id is None else query.where(e.party_id == party_id))
         return {party: int(seq) for party, seq in rows}
 
     # -- idempotency and metadata ---

@@ -7,7 +7,15 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from deconfliction.api.deps import CurrentParty, HubDep, IdempotencyKey, dumps, json_response, run_write
+from deconfliction.api.deps import (
+    CurrentCaller,
+    CurrentParty,
+    HubDep,
+    IdempotencyKey,
+    dumps,
+    json_response,
+    run_write,
+)
 from deconfliction.service import party_keys
 from deconfliction.service.hub import Tx
 
@@ -15,18 +23,17 @@ router = APIRouter(prefix="/v1", tags=["parties"])
 
 
 @router.get("/me")
-async def me(caller: CurrentParty) -> Response:
-    return json_response(
-        200,
-        dumps(
-            {
-                "id": caller.id,
-                "name": caller.name,
-                "role": str(caller.role),
-                "coalition_id": caller.coalition_id,
-            }
-        ),
-    )
+async def me(who: CurrentCaller) -> Response:
+    """Who the token is: the party, and the endpoint (unit) when it is an endpoint's token."""
+    caller, unit = who.party, who.endpoint
+    body = {
+        "id": caller.id,
+        "name": caller.name,
+        "role": str(caller.role),
+        "coalition_id": caller.coalition_id,
+        "endpoint": {"id": unit.id, "name": unit.name} if unit is not None else None,
+    }
+    return json_response(200, dumps(body))
 
 
 @router.get("/parties")
