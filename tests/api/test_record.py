@@ -176,7 +176,11 @@ def test_a_notice_carries_a_receipt_for_its_logged_entry(world: World) -> None:
     assert inbox["last_event_id"] == events(blue)[-1][0]
     assert owed["receipt"]["index"] == receipt["index"]
     # a moved overlap is a new notice: the inbox then names the new entry
-    red.put(f"/v1/operations/{conflict['your_object']['id']}", headers={"If-Match": "1"}, json={"volumes": [volume(box(30.03, 50.0), start)]})
+    red.put(
+        f"/v1/operations/{conflict['your_object']['id']}",
+        headers={"If-Match": "1"},
+        json={"volumes": [volume(box(30.03, 50.0), start)]},
+    )
     (owed,) = blue.get("/v1/notices").json()["notices"]
     changed = [d for _, t, d in events(blue) if t == "conflict.changed"]
     assert owed["receipt"]["leaf_hash"] == changed[-1]["receipt"]["leaf_hash"] != receipt["leaf_hash"]

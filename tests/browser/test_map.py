@@ -17,7 +17,7 @@ from deconfliction.core.record import key_to_hex
 from tests.browser.conftest import MapPage, Theatre
 from tests.conftest import box, volume
 
-CENTRE = (50.0, 30.0)  # lat, lon
+CENTRE = (36.75, 40.5)  # lat, lon: beside the Syrian–Turkish border, so that the screenshots show it
 
 
 def point_of(opened: MapPage, lat: float, lon: float) -> tuple[float, float]:
@@ -88,6 +88,7 @@ def test_two_parties_declare_from_the_map_and_acknowledge_from_the_inbox(theatre
     ural.page.click("#check-btn")
     expect(ural.page.locator("#check-result .check-conflict")).to_have_count(1)
     assert api(theatre, ural, "GET", "/v1/conflicts").json()["conflicts"] == []  # a check declares nothing
+    centre_map(ural, 9)
     ural.screenshot("declare-check")
     ural.page.click("#declare-btn")
     expect(ural.page.locator("#declare-result")).to_contain_text("op_")
@@ -99,9 +100,12 @@ def test_two_parties_declare_from_the_map_and_acknowledge_from_the_inbox(theatre
     expect(item.locator(".countdown")).not_to_be_empty()
     assert blue.navigations == 1
     expect(blue.page.locator(f".conflict-item[data-id='{conflict['id']}']")).to_have_attribute("data-status", "open")
+    blue.page.locator("#inbox-title").scroll_into_view_if_needed()
+    centre_map(blue, 9)
     blue.screenshot("map-conflict")
     ural_item = ural.page.locator(f".inbox-item[data-kind='conflict'][data-id='{conflict['id']}']")
     expect(ural_item).to_be_visible(timeout=10_000)
+    ural.page.locator("#inbox-title").scroll_into_view_if_needed()
     ural.screenshot("inbox")
 
     # Blue acknowledges from its inbox; Ural sees the acknowledgement, still without a reload
