@@ -239,6 +239,14 @@ def markdown(r: dict[str, Any]) -> str:
     fr, up = r["first_render_ms"], r["updates"]
     walls = [x["wall_s"] for x in r["first_render"]]
     rows = [
+        "## The map",
+        "",
+        f"`bench/map.py` (`python -m bench.map --json bench/results/map.json`, {r['when']}, CPython {r['python']}, "
+        f"Debian Chromium {r['chromium']} headless, software rendering, 2 cores; the module's docstring gives the "
+        f"method): one party's {r['volumes']:,} operations of one volume each, {r['sites']} protected sites and "
+        f"{r['tracks']:,} live tracks over a 1,500 km box, posted to a `deconfliction serve` before the page loads "
+        f"(seeding took {r['seeding']['volumes_s']:.0f} s + {r['seeding']['sites_s']:.0f} s over HTTP).",
+        "",
         "| figure | goal | measured | verdict |",
         "|---|---|---|---|",
         f"| first render, {r['volumes']:,} volumes + {r['sites']} sites + {r['tracks']:,} tracks "

@@ -30,9 +30,12 @@ $PY -m bench.record --volumes "$N" --json > "$OUT/record.json"
 $PY -m bench.ingest --profile 10 --json "$OUT/ingest.json"
 # Live tracks: detection against BlueSky's C++ detector (5,000 to 100,000 aircraft), ~2 min
 $PY bench/tactical.py > "$OUT/tactical.txt"
+# The map: first render in headless Chromium with 5,000 volumes, 500 sites, 2,000 tracks; 1 Hz updates, ~1 min
+$PY -m bench.map --json "$OUT/map.json"
 $PY -m bench.report --volumes "$N" --queries "$Q" > docs/benchmarks.md
 # Generated tables, each followed by its hand-written analysis (bench/notes/: update them with the figures)
 { echo; $PY -m bench.record --markdown "$OUT/record.json"; echo; cat bench/notes/record.md; } >> docs/benchmarks.md
 { echo; cat bench/notes/detection.md; echo; echo '```'; cat "$OUT/tactical.txt"; echo '```'; } >> docs/benchmarks.md
 { echo; $PY -m bench.ingest --markdown "$OUT/ingest.json"; echo; cat bench/notes/ingest.md; } >> docs/benchmarks.md
+{ echo; $PY -m bench.map --markdown "$OUT/map.json"; echo; cat bench/notes/map.md; } >> docs/benchmarks.md
 echo "wrote docs/benchmarks.md"

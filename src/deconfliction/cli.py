@@ -5,8 +5,13 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import os
 import re
 import secrets
+import sys
+import threading
+import urllib.request
+import webbrowser
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,13 +91,34 @@ def serve(
     _serve(settings, hub)
 
 
+def _open_when_up(url: str) -> None:
+    """Open the map in the desktop's browser once the hub answers (only where there is a desktop to show it)."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform in ("darwin", "win32")):
+        return
+
+    def wait_then_open() -> None:
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(url + "healthz", timeout=1):
+                    webbrowser.open(url)
+                    return
+            except OSError:
+                threading.Event().wait(0.1)  # polling for the port to open
+
+    threading.Thread(target=wait_then_open, daemon=True).start()
+
+
 @app.command()
 def demo(
     db: DbOption = Path("demo.db"),
     host: HostOption = "127.0.0.1",
     port: PortOption = 8321,
+    open_map: Annotated[
+        bool, typer.Option("--open/--no-open", help="Open the map in a browser (with a desktop).")
+    ] = True,
 ) -> None:
-    """Seed a demo theatre (five parties, operations, a hospital), print tokens and curl lines, serve."""
+    """Seed a demo theatre (five parties, operations, a hospital, a deconfliction line), print tokens and curl
+    lines, serve, and open the map where there is a desktop."""
     from deconfliction.demo import seed
 
     settings = _settings(db=db, host=host, port=port)
@@ -113,6 +139,8 @@ def demo(
         f"open {base}/docs for the whole API",
     ):
         out.print("  " + line, highlight=False, soft_wrap=True)
+    if open_map:
+        _open_when_up(base + "/")
     _serve(settings, hub)
 
 

@@ -32,14 +32,16 @@ FLAGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+# Module-scoped, not session-scoped: while Playwright's sync API is open it keeps an event loop running in the main
+# thread, and every later test that calls asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     assert (DIST / "index.html").is_file(), f"the map page is not built in {DIST}: run scripts/setup"
     with sync_playwright() as pw:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
     yield browser
@@ -83,8 +85,10 @@ class Theatre:
     browser: Browser
     pages: list[MapPage] = field(default_factory=list)
 
-    def open(self, party: str, sign_in: bool = True) -> MapPage:
-        context = self.browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    def open(self, party: str, sign_in: bool = True, timezone: str = "UTC") -> MapPage:
+        context = self.browser.new_context(
+            viewport={"width": 1400, "height": 900}, accept_downloads=True, timezone_id=timezone, locale="en-GB"
+        )
         page = context.new_page()
         opened = MapPage(context, page, self.parties[party])
         page.on("request", lambda request: opened.requested.append(request.url))

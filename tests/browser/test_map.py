@@ -63,7 +63,7 @@ def api(theatre: Theatre, opened: MapPage, method: str, path: str, **kw: object)
 
 
 def test_two_parties_declare_from_the_map_and_acknowledge_from_the_inbox(theatre: Theatre) -> None:
-    blue, ural = theatre.open("Blue Air Force"), theatre.open("Ural")
+    blue, ural = theatre.open("Blue Air Force", timezone="Asia/Tokyo"), theatre.open("Ural")
     start = (datetime.now(UTC) + timedelta(minutes=30)).replace(second=0, microsecond=0)
     for side in (blue, ural):
         centre_map(side)
@@ -99,14 +99,22 @@ def test_two_parties_declare_from_the_map_and_acknowledge_from_the_inbox(theatre
     expect(item).to_be_visible(timeout=10_000)
     expect(item.locator(".countdown")).not_to_be_empty()
     assert blue.navigations == 1
-    expect(blue.page.locator(f".conflict-item[data-id='{conflict['id']}']")).to_have_attribute("data-status", "open")
+    listed = blue.page.locator(f".conflict-item[data-id='{conflict['id']}']")
+    expect(listed).to_have_attribute("data-status", "open")
+    # times read in UTC, with the reader's local time (here Tokyo, UTC+9) on hover
+    shown = listed.locator("time").first
+    at = datetime.fromisoformat((shown.get_attribute("datetime") or "").replace("Z", "+00:00"))
+    assert shown.inner_text() == at.strftime("%Y-%m-%d %H:%MZ")
+    assert (at + timedelta(hours=9)).strftime("%H:%M") in (shown.get_attribute("title") or "")
     blue.page.locator("#inbox-title").scroll_into_view_if_needed()
     centre_map(blue, 9)
     blue.screenshot("map-conflict")
     ural_item = ural.page.locator(f".inbox-item[data-kind='conflict'][data-id='{conflict['id']}']")
     expect(ural_item).to_be_visible(timeout=10_000)
+    ural.page.select_option("#lang", "ru")  # the liaison officer of Ural reads Russian
     ural.page.locator("#inbox-title").scroll_into_view_if_needed()
-    ural.screenshot("inbox")
+    centre_map(ural, 9)
+    ural.screenshot("inbox-ru")
 
     # Blue acknowledges from its inbox; Ural sees the acknowledgement, still without a reload
     item.locator(".ack-btn").click()
@@ -224,7 +232,6 @@ def test_russian_ui_and_utc_times(theatre: Theatre) -> None:
     expect(ural.page.locator("html")).to_have_attribute("lang", "ru")
     text = ural.page.locator("#declare-panel").inner_text()
     assert any("а" <= ch <= "я" for ch in text.lower()), text
-    ural.screenshot("ru")
 
 
 def test_sign_in_by_keyboard_only(theatre: Theatre) -> None:
