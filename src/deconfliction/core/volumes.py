@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal, NoReturn, cast
 
 import numpy as np
 
@@ -69,6 +69,22 @@ class Buffers:
 
 FootprintKind = Literal["polygon", "circle", "corridor"]
 _KINDS: dict[str, FootprintKind] = {"point": "circle", "line": "corridor", "polygon": "polygon"}
+_GEOJSON_KINDS: dict[str, FootprintKind] = {
+    "Point": "circle",
+    "LineString": "corridor",
+    "Polygon": "polygon",
+    "MultiPolygon": "polygon",
+}
+
+
+def _vertex_count(gtype: str, coords: Any) -> int:
+    """Positions in validated GeoJSON coordinates (every ring's closing position included), as the shape has them."""
+    if gtype == "Point":
+        return 1
+    if gtype == "LineString":
+        return len(coords)
+    polys = [coords] if gtype == "Polygon" else coords
+    return sum(len(ring) for poly in polys for ring in poly)
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -82,17 +98,23 @@ class Footprint:
     radius_m: float | None
     kind: FootprintKind
     vertex_count: int
-    _shape: geo.Shape
-    _lazy: dict[str, Any]  # the area and an ordering text, computed on first use
+    _lazy: dict[str, Any]  # the shape, the area and an ordering text, each computed on first use
 
     @classmethod
     def from_trusted(cls, geojson: Mapping[str, Any], radius_m: float | None) -> Footprint:
-        """Rebuild a footprint that was validated before (e.g. read back from storage), skipping validation."""
+        """Rebuild a footprint that was validated before (e.g. read back from storage), skipping validation. Its
+        shape is built on first use: a footprint only listed or shown never needs it."""
         gtype, coords = geojson["type"], geojson["coordinates"]
-        shape = geo.shape_from_geojson(gtype, coords, float(radius_m or 0.0))
-        return cls(
-            {"type": gtype, "coordinates": coords}, radius_m or None, _KINDS[shape.kind], len(shape.lon), shape, {}
-        )
+        count = _vertex_count(gtype, coords)
+        return cls({"type": gtype, "coordinates": coords}, radius_m or None, _GEOJSON_KINDS[gtype], count, {})
+
+    @property
+    def _shape(self) -> geo.Shape:
+        shape = self._lazy.get("shape")
+        if shape is None:  # two threads may both build it: the same shape, no harm
+            gtype, coords = self.geojson["type"], self.geojson["coordinates"]
+            shape = self._lazy["shape"] = geo.shape_from_geojson(gtype, coords, float(self.radius_m or 0.0))
+        return cast(geo.Shape, shape)
 
     @property
     def center_lon(self) -> float:
@@ -322,7 +344,7 @@ def parse_footprint(geometry: Any, radius_m: Any, limits: VolumeLimits = VolumeL
     normal: Any = [[paths[i] for i in part] for part in shape.parts] if gtype == "MultiPolygon" else paths
     normal = {"Point": paths[0][0], "LineString": paths[0]}.get(gtype, normal)
     geojson = {"type": gtype, "coordinates": normal}
-    return Footprint(geojson, radius, _KINDS[shape.kind], len(shape.lon), shape, {"area": area})
+    return Footprint(geojson, radius, _KINDS[shape.kind], len(shape.lon), {"area": area, "shape": shape})
 
 
 _FAULTS = {
