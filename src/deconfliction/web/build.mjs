@@ -14,7 +14,7 @@ await mkdir(dist, { recursive: true });
 
 const common = {
   bundle: true,
-  minify: true,
+  minify: process.env.MINIFY !== "0",
   sourcemap: true,
   legalComments: "linked",
   logLevel: "warning",

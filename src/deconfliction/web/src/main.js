@@ -398,8 +398,10 @@ async function start(loads) {
   ctx.settings = new SettingsPanel(ctx);
   loads.go();
   const { layers, map, renderers } = ctx;
+  // The basemap's paths are built while the operations' pages are still on their way (the main thread is free).
+  const base = basemap.then((world) => basemapLayer(world, renderers.basemap));
   const results = await Promise.allSettled([
-    basemap,
+    base,
     loads.templates,
     loads.parties,
     loads.operations,
@@ -413,7 +415,7 @@ async function start(loads) {
   const failed = results.filter((r) => r.status === "rejected");
   for (const r of failed) console.warn("first load:", r.reason);
   fitToData();
-  if (results[0].status === "fulfilled") basemapLayer(results[0].value, renderers.basemap).addTo(map);
+  if (results[0].status === "fulfilled") results[0].value.addTo(map);
   for (const layer of Object.values(layers)) layer.attach();
   ctx.declare = new DeclarePanel(ctx);
   wireSlider();

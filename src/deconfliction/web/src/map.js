@@ -23,7 +23,12 @@ export const HATCH = {
 };
 
 export function createMap(element) {
+  // geoman would otherwise give every path on the map its editing hooks, and every circle a hidden 200-sided
+  // geodesic polygon (~0.1 ms each with Vincenty's formula): 2,500 circles cost ~0.4 s at first render. Only the
+  // shapes geoman draws itself are its business.
+  L.PM.setOptIn(true);
   const map = L.map(element, {
+    pmIgnore: false, // the map itself opts in: its drawing tools
     preferCanvas: true,
     worldCopyJump: true,
     minZoom: 2,
