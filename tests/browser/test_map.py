@@ -248,3 +248,22 @@ def test_sign_in_by_keyboard_only(theatre: Theatre) -> None:
     page.wait_for_selector("body[data-ready='1']")
     expect(page.locator("#whoami")).to_contain_text("Blue Air Force")
     assert blue.party.token not in page.url
+
+
+def test_a_footprint_across_the_antimeridian_is_drawn_across_it(theatre: Theatre) -> None:
+    blue = theatre.open("Blue Air Force", sign_in=False)
+    start = datetime.now(UTC) + timedelta(minutes=10)
+    ring = [[179.5, 10.0], [-179.5, 10.0], [-179.5, 11.0], [179.5, 11.0], [179.5, 10.0]]
+    crossing = volume({"type": "Polygon", "coordinates": [ring]}, start)
+    assert api(theatre, blue, "POST", "/v1/operations", json={"volumes": [crossing]}).status_code == 201
+    blue.page.fill("#token", blue.party.token)
+    blue.page.click("#signin")
+    blue.page.wait_for_selector("body[data-ready='1']")
+    spans = blue.evaluate(
+        """() => { const out = []; hubMap.eachLayer((l) => {
+             if (l instanceof L.Polygon && !l.feature) out.push([l.getBounds().getWest(), l.getBounds().getEast()]);
+           }); return out; }"""
+    )
+    assert len(spans) == 1, spans
+    ((west, east),) = spans
+    assert east - west == pytest.approx(1.0), spans  # 1° wide, not 359°

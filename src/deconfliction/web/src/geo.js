@@ -5,7 +5,17 @@ import L from "./leaflet.js";
 const EARTH_RADIUS_M = 6_371_008.8;
 const toRad = Math.PI / 180;
 
-const ring = (coords) => coords.map(([lon, lat]) => [lat, lon]);
+/** [lon, lat] positions as Leaflet [lat, lon], each longitude within 180° of the one before: a ring or line that
+ * crosses the antimeridian is drawn across it, not the long way round the world. */
+function ring(coords) {
+  let prev = null;
+  return coords.map(([lon, lat]) => {
+    let x = lon;
+    if (prev !== null) x += 360 * Math.round((prev - x) / 360);
+    prev = x;
+    return [lat, x];
+  });
+}
 const line = ring;
 
 /** The point `distanceM` from [lat, lon] on bearing `bearingDeg` (great circle). */
