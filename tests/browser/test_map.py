@@ -267,3 +267,89 @@ def test_a_footprint_across_the_antimeridian_is_drawn_across_it(theatre: Theatre
     assert len(spans) == 1, spans
     ((west, east),) = spans
     assert east - west == pytest.approx(1.0), spans  # 1° wide, not 359°
+
+
+def _report(track: str, lon: float, heading: float) -> dict[str, object]:
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return {
+        "track_id": track,
+        "time": now,
+        "lat": 45.0,
+        "lon": lon,
+        "altitude": 9_000.0,
+        "altitude_reference": "BARO",
+        "ground_speed": 120.0,
+        "track": heading,
+        "vertical_rate": 0.0,
+    }
+
+
+def test_converging_tracks_raise_an_alert_on_the_map_and_in_the_inbox(theatre: Theatre) -> None:
+    blue = theatre.open("Blue Air Force")
+    ural = theatre.parties["Ural"]
+    assert api(theatre, blue, "POST", "/v1/tracks", json=[_report("B1", 20.0, 90.0)]).status_code == 200
+    r = httpx.post(
+        theatre.hub.url + "/v1/tracks",
+        json=[_report("R1", 20.4, 270.0)],
+        headers={"Authorization": f"Bearer {ural.token}"},
+    )
+    assert r.status_code == 200
+    item = blue.page.locator(".inbox-item[data-kind='alert']")
+    expect(item).to_have_count(1, timeout=15_000)  # the hub's next tactical pass, over the event stream
+    (alert,) = api(theatre, blue, "GET", "/v1/alerts", params={"status": "open"}).json()["alerts"]
+    assert item.get_attribute("data-id") == alert["id"]
+    assert blue.evaluate("() => hubCounts().alerts") == 1
+    # the own track is drawn with its heading; the other party's track is not listed, only the alert discloses it
+    blue.page.wait_for_function("() => hubCounts().tracks === 1")  # the page polls its tracks once a second
+    assert "R1" not in blue.page.content()
+    item.click()  # centres the map on the predicted closest point
+    cpa = alert["cpa"]
+    centre = blue.evaluate("() => { const c = hubMap.getCenter(); return [c.lat, c.lng]; }")
+    assert centre == pytest.approx([cpa["lat"], cpa["lon"]], abs=0.05)
+    blue.evaluate("([lat, lon]) => { hubMap.setView([lat, lon], 9, {animate: false}); }", [cpa["lat"], cpa["lon"]])
+    blue.screenshot("alert")
+
+
+def test_the_time_slider_shows_what_is_planned_at_that_time(theatre: Theatre) -> None:
+    blue = theatre.open("Blue Air Force", sign_in=False)
+    now = datetime.now(UTC)
+    for hours, lon in ((1.0, 30.0), (5.0, 31.0)):  # two volumes, 2 h each, starting in 1 h and in 5 h
+        vol = volume(box(lon, 50.0), now + timedelta(hours=hours))
+        assert api(theatre, blue, "POST", "/v1/operations", json={"volumes": [vol]}).status_code == 201
+    blue.page.fill("#token", blue.party.token)
+    blue.page.click("#signin")
+    blue.page.wait_for_selector("body[data-ready='1']")
+    shown = lambda: blue.evaluate("() => hubCounts().volumes_shown")  # noqa: E731
+
+    def slide(minutes: int) -> None:
+        blue.page.locator("#time-slider").fill(str(minutes))
+
+    assert shown() == 2  # at "now": everything that has not ended
+    slide(120)
+    expect(blue.page.locator("#time-label")).not_to_be_empty()
+    blue.page.wait_for_function("() => hubCounts().volumes_shown === 1")
+    slide(240)
+    blue.page.wait_for_function("() => hubCounts().volumes_shown === 0")
+    slide(360)
+    blue.page.wait_for_function("() => hubCounts().volumes_shown === 1")
+
+
+def test_a_unit_signs_in_with_its_endpoint_token_and_gets_its_partys_notices(theatre: Theatre) -> None:
+    blue = theatre.parties["Blue Air Force"]
+    headers = {"Authorization": f"Bearer {blue.token}"}
+    r = httpx.post(theatre.hub.url + "/v1/endpoints", json={"name": "2nd Squadron"}, headers=headers)
+    assert r.status_code == 201, r.text
+    unit = theatre.open("Blue Air Force", sign_in=False)
+    unit.page.fill("#token", r.json()["token"])
+    unit.page.click("#signin")
+    unit.page.wait_for_selector("body[data-ready='1']")
+    expect(unit.page.locator("#whoami")).to_contain_text("2nd Squadron")
+    expect(unit.page.locator("#conn-state")).to_have_attribute("data-state", "live")
+    start = datetime.now(UTC) + timedelta(hours=1)
+    httpx.post(theatre.hub.url + "/v1/operations", json={"volumes": [volume(box(30.0, 50.0), start)]}, headers=headers)
+    ural = {"Authorization": f"Bearer {theatre.parties['Ural'].token}"}
+    r = httpx.post(
+        theatre.hub.url + "/v1/operations", json={"volumes": [volume(box(30.02, 50.0), start)]}, headers=ural
+    )
+    (conflict,) = r.json()["conflicts"]
+    expect(unit.page.locator(f".inbox-item[data-id='{conflict['id']}']")).to_be_visible(timeout=10_000)
