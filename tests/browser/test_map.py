@@ -302,10 +302,13 @@ def test_converging_tracks_raise_an_alert_on_the_map_and_in_the_inbox(theatre: T
     # the own track is drawn with its heading; the other party's track is not listed, only the alert discloses it
     blue.page.wait_for_function("() => hubCounts().tracks === 1")  # the page polls its tracks once a second
     assert "R1" not in blue.page.content()
-    item.click()  # centres the map on the predicted closest point
+    item.click()  # centres the map on the predicted closest point (animated: wait for it to arrive)
     cpa = alert["cpa"]
-    centre = blue.evaluate("() => { const c = hubMap.getCenter(); return [c.lat, c.lng]; }")
-    assert centre == pytest.approx([cpa["lat"], cpa["lon"]], abs=0.05)
+    blue.page.wait_for_function(
+        "([lat, lon]) => { const c = hubMap.getCenter(); return Math.hypot(c.lat - lat, c.lng - lon) < 0.05; }",
+        arg=[cpa["lat"], cpa["lon"]],
+        timeout=5_000,
+    )
     blue.evaluate("([lat, lon]) => { hubMap.setView([lat, lon], 9, {animate: false}); }", [cpa["lat"], cpa["lon"]])
     blue.screenshot("alert")
 

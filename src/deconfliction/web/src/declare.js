@@ -111,16 +111,21 @@ export class DeclarePanel {
     el.hidden = !text;
   }
 
-  async check() {
+  /** The declaration's body from the drawing and the form, or null (the panel then says what to fix). */
+  draftBody() {
     this.error("");
-    this.clearCheck();
-    let body;
     try {
-      body = this.body();
+      return this.body();
     } catch (err) {
       this.error(err.message);
-      return;
+      return null;
     }
+  }
+
+  async check() {
+    this.clearCheck();
+    const body = this.draftBody();
+    if (!body) return;
     const out = $("#check-result");
     out.append(h("p", { class: "muted" }, t("declare.checking")));
     try {
@@ -156,14 +161,8 @@ export class DeclarePanel {
   }
 
   async declare() {
-    this.error("");
-    let body;
-    try {
-      body = this.body();
-    } catch (err) {
-      this.error(err.message);
-      return;
-    }
+    const body = this.draftBody();
+    if (!body) return;
     const button = $("#declare-btn");
     button.disabled = true;
     try {

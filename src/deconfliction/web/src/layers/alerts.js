@@ -4,6 +4,7 @@
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
 import L from "../leaflet.js";
+import { SwitchableLayer } from "./switchable.js";
 import { countdownText, parseTime, timeEl } from "../time.js";
 
 export const ALERT_COLOUR = "#d4001a";
@@ -51,13 +52,11 @@ function alertPopup(alert) {
   );
 }
 
-export class AlertsLayer {
+export class AlertsLayer extends SwitchableLayer {
   constructor(map, renderer) {
-    this.map = map;
+    super(map);
     this.renderer = renderer;
-    this.group = L.featureGroup(); // attach() puts it on the map
     this.alerts = new Map(); // id -> {alert, marker, line}
-    this.enabled = true;
     this.group.on("click", (e) => {
       const entry = e.layer?.dc;
       if (entry) L.popup().setLatLng(e.latlng).setContent(alertPopup(entry.alert)).openOn(map);
@@ -117,16 +116,6 @@ export class AlertsLayer {
 
   list() {
     return [...this.alerts.values()].map((e) => e.alert);
-  }
-
-  attach() {
-    if (this.enabled) this.map.addLayer(this.group);
-  }
-
-  setEnabled(on) {
-    this.enabled = on;
-    if (on) this.map.addLayer(this.group);
-    else this.map.removeLayer(this.group);
   }
 
   shown() {

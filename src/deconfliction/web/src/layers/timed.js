@@ -3,16 +3,15 @@
 // renderer (no per-feature DOM).
 
 import L from "../leaflet.js";
+import { SwitchableLayer } from "./switchable.js";
 
-export class TimedLayer {
+export class TimedLayer extends SwitchableLayer {
   /** `popup(entry)` builds a popup's content lazily, on click. */
   constructor(map, { popup } = {}) {
-    this.map = map;
-    this.group = L.featureGroup(); // attach() puts it on the map
+    super(map);
     this.items = new Map();
     this.time = Date.now();
     this.upcoming = true; // at "now": everything not yet ended, not only what is active this minute
-    this.enabled = true;
     if (popup) {
       this.group.on("click", (e) => {
         const entry = e.propagatedFrom?.dc ?? e.layer?.dc;
@@ -70,17 +69,6 @@ export class TimedLayer {
     this.time = ms;
     this.upcoming = upcoming;
     for (const entry of this.items.values()) this.apply(entry);
-  }
-
-  /** Put the layer on the map (when switched on): after the first load, so every path is projected once. */
-  attach() {
-    if (this.enabled) this.map.addLayer(this.group);
-  }
-
-  setEnabled(on) {
-    this.enabled = on;
-    if (on) this.map.addLayer(this.group);
-    else this.map.removeLayer(this.group);
   }
 
   /** Entries on the map now (the layer is switched on and their window holds the slider's time). */

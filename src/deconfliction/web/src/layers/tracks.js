@@ -5,6 +5,7 @@ import { api } from "../api.js";
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
 import L from "../leaflet.js";
+import { SwitchableLayer } from "./switchable.js";
 import { parseTime, timeEl } from "../time.js";
 
 const HISTORY = 10;
@@ -48,15 +49,13 @@ function trackPopup(track) {
   );
 }
 
-export class TracksLayer {
+export class TracksLayer extends SwitchableLayer {
   constructor(map, renderer) {
-    this.map = map;
+    super(map);
     this.renderer = renderer;
-    this.group = L.featureGroup(); // attach() puts it on the map
     this.history = L.polyline([], { renderer, color: TRACK_COLOUR, weight: 1.5, opacity: 0.55, interactive: false });
     this.group.addLayer(this.history);
     this.tracks = new Map(); // track_id -> {marker, trail: [[lat, lon]], data}
-    this.enabled = true;
     this.timer = null;
     this.group.on("click", (e) => {
       const entry = e.layer?.dc;
@@ -127,16 +126,6 @@ export class TracksLayer {
   stop() {
     clearTimeout(this.timer);
     this.timer = null;
-  }
-
-  attach() {
-    if (this.enabled) this.map.addLayer(this.group);
-  }
-
-  setEnabled(on) {
-    this.enabled = on;
-    if (on) this.map.addLayer(this.group);
-    else this.map.removeLayer(this.group);
   }
 
   shown() {
