@@ -327,10 +327,18 @@ def test_the_time_slider_shows_what_is_planned_at_that_time(theatre: Theatre) ->
     def slide(minutes: int) -> None:
         blue.page.locator("#time-slider").fill(str(minutes))
 
+    def exported_states() -> list[str]:
+        with blue.page.expect_download() as got:
+            blue.page.click("#export-geojson")
+        features = json.loads(got.value.path().read_text())["features"]
+        return sorted(f["properties"]["state"] for f in features if f["properties"]["kind"] == "operation")
+
     assert shown() == 2  # at "now": everything that has not ended
+    assert exported_states() == ["declared", "declared"]
     slide(120)
     expect(blue.page.locator("#time-label")).not_to_be_empty()
     blue.page.wait_for_function("() => hubCounts().volumes_shown === 1")
+    assert exported_states() == ["active"]  # the view, and its colours, at that time
     slide(240)
     blue.page.wait_for_function("() => hubCounts().volumes_shown === 0")
     slide(360)

@@ -24,7 +24,7 @@ export function viewCollection(ctx) {
           kind: "operation",
           id: op.id,
           name: op.callsign || op.id,
-          state: op.state,
+          state: e.state ?? op.state,
           start: volume.time.start,
           end: volume.time.end,
           altitude_lower_m: volume.altitude?.lower,

@@ -17,12 +17,13 @@ const row = (label, ...value) => h("div", { class: "kv" }, h("span", { class: "k
 
 export function operationPopup(entry) {
   const { op, volume } = entry;
+  const state = entry.state ?? op.state; // at the time the map shows
   return h(
     "div",
     { class: "popup" },
     h("strong", {}, op.callsign || op.id),
     row(t("field.id"), op.id),
-    row(t("field.state"), h("span", { class: `state state-${op.state}` }, t(`state.${op.state}`))),
+    row(t("field.state"), h("span", { class: `state state-${state}` }, t(`state.${state}`))),
     row(t("field.altitude"), altitudeText(volume.altitude)),
     row(t("field.window"), windowEl(volume.time.start, volume.time.end)),
     op.description ? row(t("field.description"), op.description) : null,

@@ -23,6 +23,13 @@ function style(state, renderer) {
   };
 }
 
+/** An operation's state at `ms`, derived from its window as the hub derives it; a cancel or an early end stays. */
+export function stateAt(op, ms) {
+  if (op.state === "cancelled" || op.state === "ended") return op.state;
+  if (ms >= op.windowEnd) return "ended";
+  return ms >= op.windowStart ? "active" : "declared";
+}
+
 export class OperationsLayer extends TimedLayer {
   constructor(map, renderer) {
     super(map, { popup: operationPopup });
@@ -33,8 +40,12 @@ export class OperationsLayer extends TimedLayer {
 
   setOperation(op) {
     this.removeOperation(op.id);
+    const starts = op.volumes.map((v) => parseTime(v.time.start));
+    const ends = op.volumes.map((v) => parseTime(v.time.end));
+    Object.assign(op, { windowStart: Math.min(...starts), windowEnd: Math.max(...ends) });
+    const state = stateAt(op, this.time);
     op.volumes.forEach((volume, i) => {
-      const layer = footprintLayer(volume.footprint, volume.radius_m, style(op.state, this.renderer));
+      const layer = footprintLayer(volume.footprint, volume.radius_m, style(state, this.renderer));
       if (!layer) return;
       if (layer.corridorM) fitCorridors(this.map, [layer]);
       this.put(`${op.id}#${i}`, {
@@ -42,8 +53,9 @@ export class OperationsLayer extends TimedLayer {
         op,
         volume,
         layers: [layer],
-        start: parseTime(volume.time.start),
-        end: parseTime(volume.time.end),
+        start: starts[i],
+        end: ends[i],
+        state,
       });
     });
     this.volumeCount.set(op.id, op.volumes.length);
@@ -57,5 +69,16 @@ export class OperationsLayer extends TimedLayer {
 
   setOperations(ops) {
     for (const op of ops) this.setOperation(op);
+  }
+
+  /** Show what exists at `ms`, each operation coloured by its state then (declared turns active, active ended). */
+  setTime(ms, upcoming = false) {
+    for (const entry of this.items.values()) {
+      const state = stateAt(entry.op, ms);
+      if (state === entry.state) continue;
+      entry.state = state;
+      for (const layer of entry.layers) layer.setStyle(style(state, this.renderer));
+    }
+    super.setTime(ms, upcoming);
   }
 }
