@@ -364,3 +364,19 @@ def test_a_unit_signs_in_with_its_endpoint_token_and_gets_its_partys_notices(the
     )
     (conflict,) = r.json()["conflicts"]
     expect(unit.page.locator(f".inbox-item[data-id='{conflict['id']}']")).to_be_visible(timeout=10_000)
+
+
+def test_a_message_waits_in_the_inbox_until_acknowledged_from_it(theatre: Theatre) -> None:
+    blue = theatre.open("Blue Air Force")
+    ural = {"Authorization": f"Bearer {theatre.parties['Ural'].token}"}
+    body = {"to": [blue.party.id], "priority": "immediate", "body": "Convoy moving north at 14:00Z, hold fire"}
+    sent = httpx.post(theatre.hub.url + "/v1/messages", json=body, headers=ural)
+    assert sent.status_code == 201, sent.text
+    item = blue.page.locator(f".inbox-item[data-kind='message'][data-id='{sent.json()['id']}']")
+    expect(item).to_be_visible(timeout=10_000)
+    expect(item).to_have_attribute("data-priority", "immediate")
+    item.locator(".ack-btn").click()
+    expect(item).to_have_count(0, timeout=10_000)
+    seen = httpx.get(theatre.hub.url + f"/v1/messages/{sent.json()['id']}", headers=ural).json()
+    (recipient,) = seen["recipients"]
+    assert recipient["acknowledged_at"] is not None, seen
