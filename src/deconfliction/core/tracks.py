@@ -275,20 +275,92 @@ class TrackState(NamedTuple):
     icao24: str | None
 
 
-class TrackTable:
-    """The latest state of every live track, by (party, track id)."""
+@dataclass(frozen=True, slots=True)
+class TrackColumns:
+    """Every live track at one moment, one row each: what a tactical pass reads, copied out of the table."""
 
-    def __init__(self) -> None:
-        self._states: dict[tuple[str, str], TrackState] = {}
+    keys: list[tuple[str, str]]  # (party id, track id)
+    alt_ref: list[str]
+    t: F64
+    lat: F64
+    lon: F64
+    alt_m: F64
+    gs: F64
+    trk: F64
+    vs: F64
+    party: npt.NDArray[np.int64]  # one code per party, the same for the tracks of one party
 
     def __len__(self) -> int:
-        return len(self._states)
+        return len(self.keys)
+
+
+_T, _LAT, _LON, _ALT, _GS, _TRK, _VS = range(7)  # the rows of TrackTable._f
+
+
+class TrackTable:
+    """The latest state of every live track, by (party, track id), held as columns with one slot per track: a batch
+    is applied and a pass reads every track with array operations, not an object per report."""
+
+    def __init__(self) -> None:
+        self._slot: dict[tuple[str, str], int] = {}
+        self._free: list[int] = []
+        self._f = np.zeros((7, 0))  # t, lat, lon, alt, gs, trk, vs per slot
+        self._party = np.zeros(0, dtype=np.int64)
+        self._live = np.zeros(0, dtype=bool)
+        self._keys: list[tuple[str, str]] = []
+        self._ref: list[str] = []
+        self._callsign: list[str | None] = []
+        self._icao: list[str | None] = []
+        self._codes: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._slot)
+
+    def _state(self, i: int) -> TrackState:
+        t, lat, lon, alt, gs, trk, vs = self._f[:, i].tolist()
+        party_id, track_id = self._keys[i]
+        return TrackState(
+            party_id, track_id, t, lat, lon, alt, self._ref[i], gs, trk, vs, self._callsign[i], self._icao[i]
+        )
 
     def of_party(self, party_id: str) -> list[TrackState]:
-        return [s for (p, _), s in self._states.items() if p == party_id]
+        return [self._state(i) for (p, _), i in self._slot.items() if p == party_id]
 
-    def states(self) -> list[TrackState]:
-        return list(self._states.values())
+    def columns(self) -> TrackColumns:
+        """A copy of every live track's row (the table goes on changing under the writer)."""
+        slots = np.flatnonzero(self._live)
+        keys, refs = self._keys, self._ref
+        f = self._f[:, slots]
+        return TrackColumns(
+            [keys[i] for i in slots.tolist()],
+            [refs[i] for i in slots.tolist()],
+            f[_T],
+            f[_LAT],
+            f[_LON],
+            f[_ALT],
+            f[_GS],
+            f[_TRK],
+            f[_VS],
+            self._party[slots],
+        )
+
+    def _grow(self, count: int) -> list[int]:
+        """``count`` free slots, the table widened when it has too few."""
+        reused, self._free = self._free[:count], self._free[count:]
+        more = count - len(reused)
+        if not more:
+            return reused
+        base = len(self._keys)
+        wider = max(more, base)  # doubling: a batch of new tracks costs one copy, not one per track
+        self._f = np.concatenate([self._f, np.zeros((7, wider))], axis=1)
+        self._party = np.concatenate([self._party, np.zeros(wider, dtype=np.int64)])
+        self._live = np.concatenate([self._live, np.zeros(wider, dtype=bool)])
+        self._keys += [("", "")] * wider
+        self._ref += [""] * wider
+        self._callsign += [None] * wider
+        self._icao += [None] * wider
+        self._free += list(range(base + more, base + wider))
+        return reused + list(range(base, base + more))
 
     def update(self, party_id: str, reports: Reports, now_s: float, stale_s: float) -> Applied:
         """Apply a batch at time ``now_s``: the newest fresh report of each track, if newer than the table's."""
@@ -296,49 +368,61 @@ class TrackTable:
         future = reports.t > now_s + _FUTURE_S
         usable = np.flatnonzero(fresh & ~future)
         # Newest first within the batch, so that the first report seen of a track is its latest.
-        order = usable[np.argsort(-reports.t[usable], kind="stable")]
-        accepted = out_of_order = 0
+        order = usable[np.argsort(-reports.t[usable], kind="stable")].tolist()
+        slot_of, ids = self._slot.get, reports.track_id
         seen: set[str] = set()
-        # Plain lists: indexing a numpy array yields a numpy scalar per field, ~10x slower than a list item.
-        ts, lat, lon, alt = reports.t.tolist(), reports.lat.tolist(), reports.lon.tolist(), reports.alt_m.tolist()
-        gs, trk, vs = reports.gs.tolist(), reports.trk.tolist(), reports.vs.tolist()
-        states = self._states
-        for k in order.tolist():
-            track_id = reports.track_id[k]
+        held: list[int] = []  # (report, slot) of tracks the table holds
+        held_slots: list[int] = []
+        new: list[int] = []
+        for k in order:
+            track_id = ids[k]
             if track_id in seen:
-                out_of_order += 1
                 continue
             seen.add(track_id)
-            key = (party_id, track_id)
-            held = states.get(key)
-            t = ts[k]
-            if held is not None and t <= held.t:
-                out_of_order += 1
-                continue
-            states[key] = TrackState(
-                party_id,
-                track_id,
-                t,
-                lat[k],
-                lon[k],
-                alt[k],
-                reports.alt_ref[k],
-                gs[k],
-                trk[k],
-                vs[k],
-                reports.callsign[k],
-                reports.icao24[k],
-            )
-            accepted += 1
+            i = slot_of((party_id, track_id))
+            if i is None:
+                new.append(k)
+            else:
+                held.append(k)
+                held_slots.append(i)
+        duplicates = len(order) - len(seen)
+        rows = np.asarray(held, dtype=np.int64)
+        slots = np.asarray(held_slots, dtype=np.int64)
+        newer = reports.t[rows] > self._f[_T, slots]
+        rows, slots = rows[newer], slots[newer]
+        if new:
+            fresh_slots = self._grow(len(new))
+            for k, i in zip(new, fresh_slots, strict=True):
+                key = (party_id, ids[k])
+                self._slot[key] = i
+                self._keys[i] = key
+            code = self._codes.setdefault(party_id, len(self._codes))
+            self._party[fresh_slots] = code
+            self._live[fresh_slots] = True
+            rows = np.concatenate([rows, np.asarray(new, dtype=np.int64)])
+            slots = np.concatenate([slots, np.asarray(fresh_slots, dtype=np.int64)])
+        f = self._f
+        f[_T, slots], f[_LAT, slots], f[_LON, slots] = reports.t[rows], reports.lat[rows], reports.lon[rows]
+        f[_ALT, slots], f[_GS, slots], f[_TRK, slots] = reports.alt_m[rows], reports.gs[rows], reports.trk[rows]
+        f[_VS, slots] = reports.vs[rows]
+        refs, callsigns, icaos = reports.alt_ref, reports.callsign, reports.icao24
+        for k, i in zip(rows.tolist(), slots.tolist(), strict=True):
+            self._ref[i], self._callsign[i], self._icao[i] = refs[k], callsigns[k], icaos[k]
+        accepted = len(rows)
+        out_of_order = duplicates + len(held) - int(np.count_nonzero(newer))
         stale = int(np.count_nonzero(~fresh))
         return Applied(accepted, stale, out_of_order, int(np.count_nonzero(future & fresh)))
 
     def expire(self, now_s: float, stale_s: float) -> list[TrackState]:
         """Drop tracks whose last report is older than ``stale_s``; returns them."""
-        gone = [s for s in self._states.values() if s.t < now_s - stale_s]
-        for s in gone:
-            del self._states[(s.party_id, s.track_id)]
-        return gone
+        gone = np.flatnonzero(self._live & (self._f[_T] < now_s - stale_s)).tolist()
+        states = [self._state(i) for i in gone]
+        for i in gone:
+            del self._slot[self._keys[i]]
+            self._keys[i] = ("", "")
+        self._live[gone] = False
+        self._free += gone
+        return states
 
 
 class Moving(Protocol):

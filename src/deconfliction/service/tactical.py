@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,7 @@ from deconfliction.core.index import NEAR_M, Candidate
 from deconfliction.core.intrusion import F64, Mover, dead_reckon, predict_intrusions
 from deconfliction.core.model import ObjectRef, ObjectType, Role
 from deconfliction.core.tactical import CdParams, Encounters, TrackStates, detect
-from deconfliction.core.tracks import TrackState, kinematics
+from deconfliction.core.tracks import TrackColumns, kinematics
 from deconfliction.service.hub import KIND_OPERATION, KIND_SITE, Hub, Tx
 from deconfliction.store.port import UnitOfWork
 
@@ -122,45 +121,50 @@ class Snapshot:
     up in an alert (tens of thousands of tracks make a pass, a handful make alerts)."""
 
     now_s: float
-    states: list[TrackState]
+    tracks: TrackColumns  # as last reported
     lat: F64
     lon: F64
     alt: F64
-    gs: F64
-    trk: F64
-    vs: F64
-    party: npt.NDArray[np.int64]  # an index per party, the same for the tracks of one party
+
+    @property
+    def gs(self) -> F64:
+        return self.tracks.gs
+
+    @property
+    def trk(self) -> F64:
+        return self.tracks.trk
+
+    @property
+    def vs(self) -> F64:
+        return self.tracks.vs
+
+    @property
+    def party(self) -> npt.NDArray[np.int64]:
+        return self.tracks.party
+
+    def __len__(self) -> int:
+        return len(self.tracks)
 
     def side(self, k: int) -> Side:
-        s = self.states[k]
+        c = self.tracks
+        party_id, track_id = c.keys[k]
         lat, lon, alt = float(self.lat[k]), float(self.lon[k]), float(self.alt[k])
-        return Side(s.party_id, s.track_id, lat, lon, alt, s.alt_ref, s.gs, s.trk, s.vs)
+        return Side(party_id, track_id, lat, lon, alt, c.alt_ref[k], float(c.gs[k]), float(c.trk[k]), float(c.vs[k]))
 
 
 def snapshot(hub: Hub, now: datetime) -> Snapshot:
     """The live tracks at ``now``, each moved on from its last report along its geodesic."""
     now_s = now.timestamp()
-    states = hub.tracks.states()
-    if not states:
-        empty = np.zeros(0)
-        return Snapshot(now_s, [], empty, empty, empty, empty, empty, empty, np.zeros(0, dtype=np.int64))
-    n = len(states)
-
-    def column(field: int) -> F64:  # TrackState is a NamedTuple: fields by position, read in C
-        return np.fromiter(map(itemgetter(field), states), dtype=np.float64, count=n)
-
-    t, lat, lon, alt, gs, trk, vs = (column(k) for k in (2, 3, 4, 5, 7, 8, 9))
-    codes: dict[str, int] = {}
-    party = np.fromiter((codes.setdefault(p, len(codes)) for p in map(itemgetter(0), states)), np.int64, n)
-    dt = np.maximum(0.0, now_s - t)
-    lat, lon = dead_reckon(lat, lon, trk, gs, dt)
-    return Snapshot(now_s, states, lat, lon, alt + vs * dt, gs, trk, vs, party)
+    c = hub.tracks.columns()
+    dt = np.maximum(0.0, now_s - c.t)
+    lat, lon = dead_reckon(c.lat, c.lon, c.trk, c.gs, dt)
+    return Snapshot(now_s, c, lat, lon, c.alt_m + c.vs * dt)
 
 
 def detection(hub: Hub, snap: Snapshot) -> tuple[TrackStates, CdParams] | None:
     """What the pairwise detector (``core.tactical.detect``) is given for this snapshot; None: nothing to pair.
     Plain arrays, so that the hub can run it in another process, off its GIL (``app._tactical``)."""
-    if len(snap.states) < 2:
+    if len(snap) < 2:
         return None
     cfg = hub.settings
     states = TrackStates(snap.party, snap.lat, snap.lon, snap.alt, snap.gs, snap.trk, snap.vs)
@@ -203,7 +207,7 @@ def encounters_of(snap: Snapshot, found: Encounters) -> list[Encounter]:
 def intrusions(hub: Hub, snap: Snapshot) -> list[VolumeEntry]:
     """Entries into protected sites and other parties' volumes. It reads the strategic index, which only the
     writer may touch: call it in a Tx. The index's ``near`` sieve keeps the work to the tracks within reach."""
-    if not snap.states or not len(hub.index):
+    if not len(snap) or not len(hub.index):
         return []
     lookahead = hub.settings.tactical_lookahead_s
     reach = snap.gs * lookahead
