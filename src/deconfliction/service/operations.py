@@ -83,7 +83,7 @@ def check(hub: Hub, tx: Tx, caller: Party, draft: OperationDraft) -> list[Confli
     """The conflicts declaring ``draft`` now would open (a dry run), each with the check's id; nothing is stored.
 
     A check discloses what a declaration would, but tells nobody: so each party whose object it met gets an entry
-    in the record it can read (who checked, when, and the overlap), and checks cannot map others' plans unseen.
+    in the record it can read (who checked, when, and the overlap), and nobody maps others' plans without a trace.
     """
     require_party_role(caller, "check operations")
     _check_not_past(draft, tx)
