@@ -3,7 +3,9 @@ streams on the hub's own pass, survive a ``kill -9``, and close when the track t
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -85,3 +87,30 @@ def test_two_parties_converging_tracks_are_both_warned(hub_process: HubProcess) 
     finally:
         for s in streams:
             s.close()
+
+
+def _children(pid: int) -> set[int]:
+    return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+def test_the_detector_process_ends_with_a_killed_hub(hub_process: HubProcess) -> None:
+    blue = cli("admin", "create-party", "Blue", "--db", str(hub_process.db))
+    red = cli("admin", "create-party", "Red", "--db", str(hub_process.db))
+    hub_process.env = TACTICAL_ENV
+    hub_process.start()
+    assert hub_process.proc is not None
+    hub_pid = hub_process.proc.pid
+    with _client(hub_process, blue["token"]) as b, _client(hub_process, red["token"]) as r:
+        assert b.post("/v1/tracks", json=[_report("B1", 20.0, 90.0)]).status_code == 200
+        assert r.post("/v1/tracks", json=[_report("R1", 20.4, 270.0)]).status_code == 200
+    deadline = time.monotonic() + 20
+    workers: set[int] = set()
+    while not workers and time.monotonic() < deadline:  # the pool starts its worker on the first pass with pairs
+        workers = {c for c in _children(hub_pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()}
+        time.sleep(0.05)
+    assert workers, "the detector's worker process did not start"
+    hub_process.kill9()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling for the orphan to notice, not sleeping to pass
+    assert not any(Path(f"/proc/{w}").exists() for w in workers), "the detector outlived its hub"

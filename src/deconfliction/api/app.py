@@ -7,6 +7,7 @@ import contextlib
 import functools
 import logging
 import multiprocessing
+import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 
@@ -172,7 +173,12 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
         app.state.tokens = TokenCache()
         app.state.pusher = pusher = _pusher(the_hub)
         # One worker process for the pairwise detector, started on first use ("spawn": never fork a threaded hub).
-        detector = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        detector = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=tactical.exit_with_parent,
+            initargs=(os.getpid(),),
+        )
         tasks = [
             asyncio.create_task(_sweep(the_hub)),
             asyncio.create_task(_deadlines(the_hub)),
