@@ -309,8 +309,6 @@ def test_converging_tracks_raise_an_alert_on_the_map_and_in_the_inbox(theatre: T
         arg=[cpa["lat"], cpa["lon"]],
         timeout=5_000,
     )
-    blue.evaluate("([lat, lon]) => { hubMap.setView([lat, lon], 9, {animate: false}); }", [cpa["lat"], cpa["lon"]])
-    blue.screenshot("alert")
 
 
 def test_the_time_slider_shows_what_is_planned_at_that_time(theatre: Theatre) -> None:
