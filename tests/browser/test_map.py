@@ -301,6 +301,10 @@ def test_converging_tracks_raise_an_alert_on_the_map_and_in_the_inbox(theatre: T
     assert blue.evaluate("() => hubCounts().alerts") == 1
     # the own track is drawn with its heading; the other party's track is not listed, only the alert discloses it
     blue.page.wait_for_function("() => hubCounts().tracks === 1")  # the page polls its tracks once a second
+    (own,) = api(theatre, blue, "GET", "/v1/tracks").json()["tracks"]
+    blue.evaluate("([lat, lon]) => { hubMap.setView([lat, lon], 9, {animate: false}); }", [own["lat"], own["lon"]])
+    blue.page.mouse.click(*point_of(blue, own["lat"], own["lon"]))  # the arrow: a popup names the track
+    expect(blue.page.locator(".leaflet-popup-content")).to_contain_text("B1")
     assert "R1" not in blue.page.content()
     item.click()  # centres the map on the predicted closest point (animated: wait for it to arrive)
     cpa = alert["cpa"]
