@@ -7,7 +7,8 @@ from datetime import timedelta
 import orjson
 
 from deconfliction.core.model import Role
-from tests.api.conftest import World
+from tests.api.conftest import Caller, World
+from tests.api.test_line import endpoint, events
 from tests.conftest import box, iso, volume
 
 
@@ -114,3 +115,25 @@ def test_event_log_in_order_and_resumable(world: World) -> None:
     assert [i for i, _, _ in resumed] == [2, 3]
     bad = red.get("/v1/events", headers={"Last-Event-ID": "abc"})
     assert bad.status_code == 400
+
+
+def test_a_site_notified_reaches_its_recipients_as_an_event_and_its_withdrawal_too(world: World) -> None:
+    relief, red, blue, un = world.party("Relief"), world.party("Red"), world.party("Blue"), world.party("UN")
+    sqn = endpoint(world, blue, "2nd Squadron", subscriptions=["site"])
+    body = {"name": "Depot", "category": "aid-warehouse", "footprint": box(30.0, 50.0, 0.01), "recipients": [blue.id]}
+    site = relief.post("/v1/sites", json=body).json()["site"]
+
+    def site_events(who: Caller) -> list[tuple[str, str]]:
+        return [(t, d["id"]) for _, t, d in events(who) if t.startswith("site.")]
+
+    assert site_events(blue) == [("site.notified", site["id"])] == site_events(relief)
+    assert site_events(sqn) == [("site.notified", site["id"])]  # a unit that subscribes to sites gets it
+    assert site_events(red) == [] == site_events(un)  # not a recipient: not told
+    (told,) = [d for _, t, d in events(blue) if t == "site.notified"]
+    assert told["name"] == "Depot" and told["footprint"] == site["footprint"]
+    assert relief.post(f"/v1/sites/{site['id']}/withdraw").status_code == 200
+    assert site_events(blue) == [("site.notified", site["id"]), ("site.withdrawn", site["id"])]
+    everyone = {**body, "name": "Hospital", "category": "hospital", "recipients": None}
+    public = relief.post("/v1/sites", json=everyone).json()["site"]
+    for who in (red, blue, un, relief):
+        assert ("site.notified", public["id"]) in site_events(who)

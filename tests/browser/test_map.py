@@ -382,3 +382,15 @@ def test_a_message_waits_in_the_inbox_until_acknowledged_from_it(theatre: Theatr
     seen = httpx.get(theatre.hub.url + f"/v1/messages/{sent.json()['id']}", headers=ural).json()
     (recipient,) = seen["recipients"]
     assert recipient["acknowledged_at"] is not None, seen
+
+
+def test_a_site_notified_by_another_party_appears_without_a_reload(theatre: Theatre) -> None:
+    blue = theatre.open("Blue Air Force")
+    before = blue.evaluate("() => hubCounts().sites")
+    ural = {"Authorization": f"Bearer {theatre.parties['Ural'].token}"}
+    site = {"name": "School 12", "category": "school", "footprint": {"type": "Point", "coordinates": [31.0, 50.0]}}
+    r = httpx.post(theatre.hub.url + "/v1/sites", json={**site, "radius_m": 300}, headers=ural)
+    assert r.status_code == 201, r.text
+    # over the event stream (the page's own re-read of sites is once a minute)
+    blue.page.wait_for_function(f"() => hubCounts().sites === {before + 1}", timeout=10_000)
+    assert blue.navigations == 1

@@ -11,7 +11,7 @@ from deconfliction.core.line import EVENT_FAMILIES, Priority
 from deconfliction.service.endpoints import EndpointDraft
 from deconfliction.service.messages import MessageDraft
 
-Family = Literal["conflict", "message", "notice", "line", "channel", "alert"]
+Family = Literal["conflict", "message", "notice", "line", "channel", "alert", "site"]
 assert set(Family.__args__) == EVENT_FAMILIES  # type: ignore[attr-defined]
 
 

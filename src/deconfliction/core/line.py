@@ -47,7 +47,7 @@ class NoticeKind(StrEnum):
 
 
 # What an endpoint may subscribe to: the first part of an event type ("conflict.opened" → "conflict").
-EVENT_FAMILIES = frozenset({"conflict", "message", "notice", "line", "channel", "alert"})
+EVENT_FAMILIES = frozenset({"conflict", "message", "notice", "line", "channel", "alert", "site"})
 LINE_TEST = "line.test"  # sent to every endpoint, whatever it subscribes to: it must answer
 
 

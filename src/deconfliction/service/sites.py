@@ -27,10 +27,15 @@ class SiteResult:
     conflicts: list[Conflict]
 
 
-def _log(tx: Tx, kind: str, site: Site) -> None:
-    """The site's entry in the record, shown to its owner and its recipients (every party when there is no list)."""
+def _log(hub: Hub, tx: Tx, kind: str, site: Site) -> None:
+    """The site's entry in the record, shown to its owner and its recipients (every party when there is no list),
+    and an event to each of them: a site notified must reach every unit that might fire on it, not wait to be
+    listed."""
     visible = None if site.recipients is None else {site.party_id, *site.recipients}
-    tx.uow.record(tx.now, kind, site.id, site_public(site), visible)
+    document = site_public(site)
+    tx.uow.record(tx.now, kind, site.id, document, visible)
+    for party_id in sorted(hub.parties if visible is None else visible):
+        hub.deliver(tx, party_id, kind, dict(document))
 
 
 def notify(hub: Hub, tx: Tx, caller: Party, draft: SiteDraft) -> SiteResult:
@@ -55,7 +60,7 @@ def notify(hub: Hub, tx: Tx, caller: Party, draft: SiteDraft) -> SiteResult:
         recipients=draft.recipients,
     )
     tx.uow.insert_site(site)
-    _log(tx, "site.notified", site)
+    _log(hub, tx, "site.notified", site)
     subject = Subject(ObjectType.SITE, site.id, caller, (site.volume,), site.recipients)
     conflicts = reconcile(hub, tx, subject, True, Resolution.CHANGED)
     hub.index_volume((ObjectType.SITE, site.id, 0), site.volume, caller.id, caller.coalition_id, KIND_SITE)
@@ -72,7 +77,7 @@ def withdraw(hub: Hub, tx: Tx, caller: Party, site_id: str) -> SiteResult:
         raise InvalidTransition(f"Protected site {site_id!r} is already withdrawn.", {"site_id": site_id})
     withdrawn = replace(site, withdrawn=True, version=site.version + 1)
     tx.uow.update_site(withdrawn)
-    _log(tx, "site.withdrawn", withdrawn)
+    _log(hub, tx, "site.withdrawn", withdrawn)
     hub.index.remove((ObjectType.SITE, site.id, 0))
     hub.site_recipients.pop(site.id, None)
     reconcile(hub, tx, Subject(ObjectType.SITE, site.id, caller, ()), False, Resolution.WITHDRAWN)

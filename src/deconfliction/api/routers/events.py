@@ -42,7 +42,8 @@ async def events(
 ) -> StreamingResponse:
     """Every event for the caller, at least once, in order: conflicts (``conflict.opened``, ``.changed``,
     ``.resolved``, ``.acknowledged``, ``.reminder``), messages (``message.received``, ``.resent``,
-    ``.acknowledged``), escalations (``notice.overdue``, ``notice.escalated``) and channels.
+    ``.acknowledged``), escalations (``notice.overdue``, ``notice.escalated``), channels, alerts, and protected sites
+    notified to you (``site.notified``, ``site.withdrawn``).
 
     With a party's token: the party's whole log. With an endpoint's token: the events of the families it subscribes
     to, including those addressed to it alone; what it is sent is recorded as delivered to it."""
