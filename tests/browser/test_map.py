@@ -16,6 +16,7 @@ from shapely.geometry import shape
 from deconfliction.core.record import key_to_hex
 from tests.browser.conftest import MapPage, Theatre
 from tests.conftest import box, volume
+from tests.integration import test_tracks_e2e as tracks_e2e
 
 CENTRE = (36.75, 40.5)  # lat, lon: beside the Syrian–Turkish border, so that the screenshots show it
 
@@ -270,18 +271,8 @@ def test_a_footprint_across_the_antimeridian_is_drawn_across_it(theatre: Theatre
 
 
 def _report(track: str, lon: float, heading: float) -> dict[str, object]:
-    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    return {
-        "track_id": track,
-        "time": now,
-        "lat": 45.0,
-        "lon": lon,
-        "altitude": 9_000.0,
-        "altitude_reference": "BARO",
-        "ground_speed": 120.0,
-        "track": heading,
-        "vertical_rate": 0.0,
-    }
+    """A track at 9,000 m (a separation the detector checks) converging at lat 45°, as the end-to-end tests send."""
+    return {**tracks_e2e._report(track, lon, heading), "altitude": 9_000.0, "altitude_reference": "BARO"}
 
 
 def test_converging_tracks_raise_an_alert_on_the_map_and_in_the_inbox(theatre: Theatre) -> None:

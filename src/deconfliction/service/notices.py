@@ -11,7 +11,12 @@ from deconfliction.core.disclosure import iso_z
 from deconfliction.core.line import Notice, NoticeKind, Priority, priority_of_operations
 from deconfliction.core.model import Conflict, ObjectType
 from deconfliction.service.hub import Hub, Tx
+from deconfliction.service.party_keys import CONFLICT_NOTICES, MESSAGE_NOTICES
 from deconfliction.service.record import log_about, record_ref
+from deconfliction.store.port import UnitOfWork
+
+# The record entries that carry a notice of each kind (its latest is the one an acknowledgement answers).
+LOGGED_AS = {NoticeKind.CONFLICT: CONFLICT_NOTICES, NoticeKind.MESSAGE: MESSAGE_NOTICES}
 
 
 def ack_window_s(settings: Settings, priority: Priority) -> float:
@@ -115,3 +120,24 @@ def escalation_payload(notice: Notice, escalated: Notice) -> dict[str, object]:
         "missed_deadline_at": iso_z(notice.deadline_at),
         "next_deadline_at": iso_z(escalated.deadline_at),
     }
+
+
+def inbox(hub: Hub, uow: UnitOfWork, party_id: str, limit: int) -> dict[str, Any]:
+    """What the party still owes an acknowledgement, earliest deadline first, each with the signed receipt of the
+    logged notice it answers (what a signed acknowledgement covers); and the party's newest event id, read in the
+    same transaction, so that a client following the events after it misses nothing."""
+    pending = uow.pending_notices(party_id, limit)
+    logged = [uow.audit_latest(n.id, LOGGED_AS[n.kind]) for n in pending]
+    views = [
+        {
+            "id": n.id,
+            "kind": str(n.kind),
+            "priority": str(n.priority),
+            "deadline_at": iso_z(n.deadline_at),
+            "escalation": n.step.label,
+            "created_at": iso_z(n.created_at),
+            "receipt": hub.audit.receipt(entry) if entry is not None else None,
+        }
+        for n, entry in zip(pending, logged, strict=True)
+    ]
+    return {"notices": views, "last_event_id": uow.last_event_seqs(party_id).get(party_id, 0)}

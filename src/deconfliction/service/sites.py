@@ -35,7 +35,7 @@ def _log(hub: Hub, tx: Tx, kind: str, site: Site) -> None:
     document = site_public(site)
     tx.uow.record(tx.now, kind, site.id, document, visible)
     for party_id in sorted(hub.parties if visible is None else visible):
-        hub.deliver(tx, party_id, kind, dict(document))
+        hub.deliver(tx, party_id, kind, document)
 
 
 def notify(hub: Hub, tx: Tx, caller: Party, draft: SiteDraft) -> SiteResult:

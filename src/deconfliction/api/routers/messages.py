@@ -18,14 +18,10 @@ from deconfliction.api.deps import (
 )
 from deconfliction.api.line_schemas import MessageAcknowledgeIn, MessageIn, MessagePublic, NoticeListPublic
 from deconfliction.channel.templates import load_catalog
-from deconfliction.core.disclosure import iso_z
-from deconfliction.core.line import NoticeKind
-from deconfliction.service import messages
+from deconfliction.service import messages, notices
 from deconfliction.service.hub import Tx
-from deconfliction.service.party_keys import CONFLICT_NOTICES, MESSAGE_NOTICES
 
 router = APIRouter(prefix="/v1", tags=["messages"])
-NOTICE_KINDS = {NoticeKind.CONFLICT: CONFLICT_NOTICES, NoticeKind.MESSAGE: MESSAGE_NOTICES}
 
 
 @router.post("/messages", status_code=201, response_model=MessagePublic)
@@ -99,22 +95,8 @@ async def inbox(who: CurrentCaller, hub: HubDep, limit: Annotated[int, Query(ge=
     acknowledgement covers), as its event did. ``last_event_id`` is the newest event of your log when the inbox was
     read (in the same transaction): follow ``GET /v1/events`` after it and nothing is missed or needs replaying."""
     with hub.store.read() as uow:
-        pending = uow.pending_notices(who.party.id, limit)
-        logged = [uow.audit_latest(n.id, NOTICE_KINDS[n.kind]) for n in pending]
-        last = uow.last_event_seqs(who.party.id).get(who.party.id, 0)
-    views = [
-        {
-            "id": n.id,
-            "kind": str(n.kind),
-            "priority": str(n.priority),
-            "deadline_at": iso_z(n.deadline_at),
-            "escalation": n.step.label,
-            "created_at": iso_z(n.created_at),
-            "receipt": hub.audit.receipt(entry) if entry is not None else None,
-        }
-        for n, entry in zip(pending, logged, strict=True)
-    ]
-    return json_response(200, dumps({"notices": views, "last_event_id": last}))
+        body = notices.inbox(hub, uow, who.party.id, limit)
+    return json_response(200, dumps(body))
 
 
 @router.get("/templates")

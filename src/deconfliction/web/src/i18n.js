@@ -19,24 +19,10 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (all, name) => (name in vars ? String(vars[name]) : all));
 }
 
-/**
- * Remember the templates catalogue's enum labels. Accepted shapes (per enum):
- *   {"values": [...], "labels": {"en": {value: label}, "ru": {...}}}   or   {"en": {value: label}, ...}
- * and a top-level {"labels": {lang: {enum: {value: label}}}}.
- */
+/** Remember the enum labels of `GET /v1/templates`: `enums[name] = {"values": [...], "labels": {lang: {value: label}}}`. */
 export function setTemplates(catalog) {
   enums = {};
-  const byEnum = catalog?.enums ?? {};
-  for (const [name, spec] of Object.entries(byEnum)) {
-    const labels = spec?.labels ?? (Array.isArray(spec) ? {} : spec);
-    enums[name] = labels ?? {};
-  }
-  for (const [code, table] of Object.entries(catalog?.labels ?? {})) {
-    for (const [name, values] of Object.entries(table ?? {})) {
-      enums[name] ??= {};
-      enums[name][code] = { ...(enums[name][code] ?? {}), ...values };
-    }
-  }
+  for (const [name, spec] of Object.entries(catalog?.enums ?? {})) enums[name] = spec?.labels ?? {};
 }
 
 /**

@@ -164,12 +164,11 @@ export class Inbox {
       await ctx.settings?.pending;
       if (ctx.signer) {
         let revision = 1;
-        let leaf = ctx.receipts.get(item.id) ?? item.notice?.receipt?.leaf_hash;
+        const leaf = ctx.receipts.get(item.id) ?? item.notice?.receipt?.leaf_hash;
         if (item.kind === "conflict") {
           const fresh = await api(`/v1/conflicts/${encodeURIComponent(item.id)}`);
           ctx.upsertConflict(fresh);
           revision = fresh.revision ?? 1;
-          leaf ??= fresh.receipt?.leaf_hash ?? fresh.notice_leaf_hash;
         }
         if (leaf) {
           const fields = {
