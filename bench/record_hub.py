@@ -7,7 +7,8 @@ start through the same launcher. With ``--no-record`` it first replaces, in this
 
 * ``AuditQueries.record`` (``store/sql_audit.py``): returns a ``LogEntry`` with the next index and a fixed leaf
   hash, and neither builds the salted document nor inserts a row;
-* ``AuditLog.seal`` (``service/record.py``): nothing (no tree append, no root, no head signed or stored);
+* ``AuditLog.begin`` (``service/record.py``): nothing (no query of the log's size per batch);
+* ``AuditLog.seal``: nothing (no tree append, no root, no head made, signed or stored);
 * ``AuditLog.receipt``: the same dict shape with a fixed signature (no Ed25519 signature per notice), so that the
   events a notice carries are as long as with the record on;
 * ``AuditLog.load``: reads the key only, not the leaf hashes (a hub without a record holds no tree);
@@ -50,6 +51,9 @@ def switch_record_off() -> None:
         shown = frozenset(visible) if visible is not None else None
         return LogEntry(index, to_ms(at), kind, subject, shown, b"", _FAKE_LEAF)
 
+    def begin(self: AuditLog, uow: Any) -> None:
+        return None
+
     def seal(self: AuditLog, uow: Any, now: datetime) -> None:
         return None
 
@@ -77,6 +81,7 @@ def switch_record_off() -> None:
     hub_module.conflict_record = lambda conflict, secret: {}  # type: ignore[attr-defined]
     operations_module.operation_public = lambda op, now: {}  # type: ignore[attr-defined]
     AuditQueries.record = record  # type: ignore[method-assign]
+    AuditLog.begin = begin  # type: ignore[method-assign]
     AuditLog.seal = seal  # type: ignore[method-assign]
     AuditLog.receipt = receipt  # type: ignore[method-assign]
     AuditLog.load = load  # type: ignore[method-assign]

@@ -135,6 +135,32 @@ def test_heads_are_signed_and_proofs_verify_against_them(world: World) -> None:
     )
 
 
+def test_every_served_head_is_signed_and_covers_the_writes_answered_though_one_a_second_is_stored(
+    world: World,
+) -> None:
+    blue = world.party("Blue")
+    key = public_key_from_hex(blue.get("/v1/audit/key").json()["public_key"])
+    start = world.clock.now + timedelta(hours=1)
+
+    def stored_sizes() -> list[int]:
+        with sqlite3.connect(world.db) as db:
+            return [size for (size,) in db.execute("SELECT size FROM audit_heads ORDER BY id")]
+
+    declare(blue, 29.0, start)
+    before = stored_sizes()  # the first batch's head was stored
+    assert before[-1] == head(blue)["size"]
+    for lon in (30.0, 31.0, 32.0):  # the clock stands still: each batch's head is signed after its commit
+        declare(blue, lon, start)
+        h = head(blue)
+        assert h["size"] == len(all_entries(blue))
+        tree_head = TreeHead(h["size"], bytes.fromhex(h["root_hash"]), h["timestamp_ms"])
+        assert verify_head(key, tree_head, bytes.fromhex(h["signature"]))
+    assert stored_sizes() == before  # served, not stored, within the second
+    world.clock.advance(seconds=2)
+    declare(blue, 33.0, start)
+    assert stored_sizes()[-1] == head(blue)["size"] == len(all_entries(blue))
+
+
 @pytest.mark.parametrize(
     ("url", "params", "field"),
     [

@@ -141,10 +141,12 @@ async def _tactical(hub: Hub, pool: ProcessPoolExecutor) -> None:
 
 
 async def _heads(hub: Hub) -> None:
-    """Sign a tree head at least every ``audit_head_interval_s``, even when nothing changes."""
+    """Sign the last batch's head within a second (``AuditLog.latest``), and a new head at least every
+    ``audit_head_interval_s``, even when nothing changes."""
     while True:
         await asyncio.sleep(1.0)
         try:
+            hub.audit.latest()
             with hub.store.read() as uow:
                 stored = uow.audit_size()
             if hub.audit.head_due(hub.clock(), stored):

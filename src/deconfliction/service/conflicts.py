@@ -95,7 +95,11 @@ def reconcile(hub: Hub, tx: Tx, subject: Subject, fresh: bool, reason: Resolutio
     found = _candidates(hub, subject) if subject.volumes else {}
     current = [] if fresh else tx.uow.open_conflicts_of(subject.type, subject.id)
     still_open: list[Conflict] = []
-    priorities: dict[str, int | None] = {}
+    # The operations' priorities set the new notices' deadlines: read in one query, not one per conflict.
+    met = {other.id for _, other in found if other.type is ObjectType.OPERATION}
+    if met and subject.type is ObjectType.OPERATION:
+        met.add(subject.id)
+    priorities: dict[str, int | None] = tx.uow.operation_priorities(sorted(met)) if met else {}
     owed = []  # acknowledgements owed on new conflicts, stored together at the end
     for conflict in current:
         mine_is_a = conflict.a.type is subject.type and conflict.a.id == subject.id

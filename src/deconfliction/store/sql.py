@@ -34,6 +34,7 @@ from deconfliction.core.model import (
 )
 from deconfliction.store import codec
 from deconfliction.store import tables as t
+from deconfliction.store.raw import FastInsert
 from deconfliction.store.sql_alerts import AlertQueries
 from deconfliction.store.sql_audit import AuditQueries
 from deconfliction.store.sql_health import HealthQueries
@@ -50,7 +51,6 @@ _OPERATION_PRIORITY = select(t.operations.c.priority).where(t.operations.c.id ==
 _INSERT_SITE = insert(t.sites)
 _UPDATE_SITE = update(t.sites).where(t.sites.c.id == bindparam("_id"))
 _SITE = select(t.sites).where(t.sites.c.id == bindparam("id"))
-_INSERT_CONFLICT = insert(t.conflicts)
 _UPDATE_CONFLICT = update(t.conflicts).where(t.conflicts.c.id == bindparam("_id"))
 _CONFLICT = select(t.conflicts).where(t.conflicts.c.id == bindparam("id"))
 _OPEN_CONFLICTS_OF = select(t.conflicts).where(
@@ -66,7 +66,6 @@ _ACKS = (
     .order_by(t.acknowledgements.c.at)
 )
 _INSERT_ACK = insert(t.acknowledgements)
-_INSERT_EVENT = insert(t.events)
 _EVENTS_AFTER = (
     select(t.events.c.seq, t.events.c.type, t.events.c.data)
     .where(t.events.c.party_id == bindparam("party"), t.events.c.seq > bindparam("seq"))
@@ -80,6 +79,17 @@ _STORED_RESPONSE = select(t.idempotency.c.request_hash, t.idempotency.c.status, 
     t.idempotency.c.party_id == bindparam("party"), t.idempotency.c.key == bindparam("key")
 )
 _INSERT_RESPONSE = insert(t.idempotency)
+
+# The rows a declaration writes per conflict go straight to SQLite (``store/raw.py``).
+_CONFLICT_COLUMNS = (
+    "id", "kind", "overlap", "overlap_end", "revision", "status", "created_at", "updated_at", "resolved_at",
+    "resolution", "a_type", "a_id", "a_party", "a_volume", "b_type", "b_id", "b_party", "b_volume",
+)  # fmt: skip
+_INSERT_CONFLICT = FastInsert(t.conflicts, _CONFLICT_COLUMNS)
+_INSERT_EVENT = FastInsert(t.events, ("endpoint_id", "party_id", "seq", "type", "data", "created_at"))
+_OPERATION_PRIORITIES = select(t.operations.c.id, t.operations.c.priority).where(
+    t.operations.c.id.in_(bindparam("ids", expanding=True))
+)
 
 
 def sqlite_engine(path: Path, synchronous: str = "FULL") -> Engine:
@@ -291,6 +301,12 @@ class SqlUnitOfWork(LineQueries, HealthQueries, AuditQueries, TrackQueries, Aler
     def operation_priority(self, op_id: str) -> int | None:
         return self.conn.execute(_OPERATION_PRIORITY, {"id": op_id}).scalar()
 
+    def operation_priorities(self, op_ids: list[str]) -> dict[str, int | None]:
+        """The stored priority of each of these operations (unknown ids are left out)."""
+        if not op_ids:
+            return {}
+        return {r.id: r.priority for r in self.conn.execute(_OPERATION_PRIORITIES, {"ids": op_ids})}
+
     def operation(self, op_id: str) -> Operation | None:
         row = self.conn.execute(_OPERATION, {"id": op_id}).first()
         return _operation(row) if row else None
@@ -343,7 +359,7 @@ class SqlUnitOfWork(LineQueries, HealthQueries, AuditQueries, TrackQueries, Aler
     # -- conflicts ---
 
     def insert_conflict(self, conflict: Conflict) -> None:
-        self.conn.execute(_INSERT_CONFLICT, _conflict_values(conflict))
+        _INSERT_CONFLICT(self.conn, [_INSERT_CONFLICT.row(_conflict_values(conflict))])
 
     def update_conflict(self, conflict: Conflict) -> None:
         self.conn.execute(_UPDATE_CONFLICT, {"_id": conflict.id, **_conflict_values(conflict)})
@@ -430,15 +446,8 @@ class SqlUnitOfWork(LineQueries, HealthQueries, AuditQueries, TrackQueries, Aler
     def append_event(
         self, party_id: str, seq: int, type_: str, data: dict[str, Any], at: datetime, endpoint_id: str | None = None
     ) -> None:
-        values = {
-            "endpoint_id": endpoint_id,
-            "party_id": party_id,
-            "seq": seq,
-            "type": type_,
-            "data": orjson.dumps(data).decode(),
-            "created_at": codec.ts(at),
-        }
-        self.conn.execute(_INSERT_EVENT, values)
+        row = (endpoint_id, party_id, seq, type_, orjson.dumps(data).decode(), codec.ts(at))
+        _INSERT_EVENT(self.conn, [row])
 
     def events_after(self, party_id: str, seq: int, limit: int) -> list[tuple[int, str, str]]:
         rows = self.conn.execute(_EVENTS_AFTER, {"party": party_id, "seq": seq, "limit": limit})

@@ -12,10 +12,15 @@ from sqlalchemy.engine import Row
 from deconfliction.core.line import Channel, Delivery, Endpoint, Message, Notice, NoticeKind, Priority, Step
 from deconfliction.store import codec
 from deconfliction.store import tables as t
+from deconfliction.store.raw import FastInsert
 
 _ENDPOINT_BY_TOKEN = select(t.endpoints).where(t.endpoints.c.token_hash == bindparam("hash"))
-_INSERT_DELIVERY = insert(t.deliveries)
-_INSERT_NOTICE = insert(t.notices)
+_INSERT_DELIVERY = FastInsert(t.deliveries, ("notice_id", "endpoint_id", "party_id", "seq", "queued_at"))
+_NOTICE_COLUMNS = (
+    "id", "party_id", "kind", "sender_id", "priority", "window_s", "deadline_at", "deadline_s", "step",
+    "acknowledged_at", "acknowledged_by", "note", "closed_at", "created_at",
+)  # fmt: skip
+_INSERT_NOTICE = FastInsert(t.notices, _NOTICE_COLUMNS)
 _MARK_DELIVERED = (
     update(t.deliveries)
     .where(
@@ -281,11 +286,10 @@ class LineQueries:
     # -- notices and deliveries ---
 
     def insert_notice(self, n: Notice) -> None:
-        self.conn.execute(_INSERT_NOTICE, _notice_values(n))
+        self.insert_notices([n])
 
     def insert_notices(self, notices: list[Notice]) -> None:
-        if notices:
-            self.conn.execute(_INSERT_NOTICE, [_notice_values(n) for n in notices])
+        _INSERT_NOTICE(self.conn, [_INSERT_NOTICE.row(_notice_values(n)) for n in notices])
 
     def update_notice(self, n: Notice) -> None:
         c = t.notices.c
@@ -337,14 +341,7 @@ class LineQueries:
         return [_notice(r) for r in self.conn.execute(query)]
 
     def insert_delivery(self, d: Delivery) -> None:
-        values = {
-            "notice_id": d.notice_id,
-            "endpoint_id": d.endpoint_id,
-            "party_id": d.party_id,
-            "seq": d.seq,
-            "queued_at": codec.ts(d.queued_at),
-        }
-        self.conn.execute(_INSERT_DELIVERY, values)
+        _INSERT_DELIVERY(self.conn, [(d.notice_id, d.endpoint_id, d.party_id, d.seq, codec.ts(d.queued_at))])
 
     def deliveries_of(self, notice_id: str) -> list[Delivery]:
         d = t.deliveries.c

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/audit", tags=["record"])
 
 
 def _head(hub: Hub) -> SignedHead:
-    head = hub.audit.last_head
+    head = hub.audit.latest()
     if head is None:  # the hub signs one at start-up; this is only a hub still starting
         raise InvalidInput("The record has no signed head yet; try again in a second.")
     return head
