@@ -88,6 +88,34 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_s(pid: int) -> dict[int, float]:
+    """CPU seconds so far of a process and of each of its live descendants (the hub's worker processes: the
+    detector, the report parsers), by pid."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+    tree, frontier = [pid], [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        tree.extend(frontier)
+    out: dict[int, float] = {}
+    for p in tree:
+        try:
+            out[p] = cpu_s(p)
+        except OSError:
+            continue
+    return out
+
+
+def tree_cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds a process tree used between two ``tree_cpu_s`` readings (a worker started meanwhile counts
+    from zero)."""
+    return sum(cpu - before.get(p, 0.0) for p, cpu in after.items())
+
+
 def run_wrk(url: str, bodies: Path, script: Path, connections: int, duration: int) -> dict[str, float]:
     out = subprocess.run(
         [

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     track_stale_s: float = Field(
         60.0, gt=0, le=3600, description="Position reports older than this are dropped; tracks silent this long end."
     )
+    track_parse_workers: int = Field(
+        1, ge=0, le=64, description="Processes that parse large position-report batches beside the hub (0: none)."
+    )
+    track_parse_min_bytes: int = Field(
+        32_768, ge=0, description="Batches at least this large (JSON bytes) are parsed in those processes."
+    )
     tactical_pass_s: float = Field(1.0, gt=0, le=60, description="How often live tracks are checked for encounters.")
     tactical_lookahead_s: float = Field(
         300.0, gt=0, le=3600, description="How far ahead encounters and intrusions are predicted (s)."

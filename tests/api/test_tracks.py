@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from datetime import timedelta
 from typing import Any
 
 import orjson
 import pytest
 
+from deconfliction.api.parsers import Parsers
 from deconfliction.service.hub import Hub
 from deconfliction.store.sql import SqlStore
 from tests.api.conftest import World
@@ -79,6 +82,48 @@ def test_ndjson_streams_are_stored_every_thousand_lines(world: World) -> None:
         "/v1/tracks", content=b'{"track_id": "X"}\nnot json\n', headers={"Content-Type": "application/x-ndjson"}
     )
     assert broken.status_code == 400 and "line 2" in broken.json()["error"]["message"]
+
+
+def _parsers(world: World) -> Parsers:
+    parsers: Parsers = world.client.app.state.parsers  # type: ignore[attr-defined]
+    return parsers
+
+
+def test_large_batches_are_parsed_in_a_worker_process_and_refused_as_in_the_request(world: World) -> None:
+    blue = world.party("Blue")
+    batch = [report(world, f"T{i}", lat=40 + i / 1000) for i in range(400)]
+    assert len(orjson.dumps(batch)) >= world.hub.settings.track_parse_min_bytes  # large enough for the workers
+    bad = [*batch[:321], {**batch[321], "lat": 91.0}, *batch[322:]]
+    r = blue.post("/v1/tracks", content=orjson.dumps(bad), headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["details"]["field"] == "reports[321].lat"
+    assert "91" in r.json()["error"]["message"]
+    assert _parsers(world).pids(), "the batch was not parsed in a worker process"
+    assert blue.get("/v1/tracks").json()["tracks"] == []
+    ok = blue.post("/v1/tracks", json=batch)
+    assert ok.status_code == 200 and ok.json()["accepted"] == 400
+    lines = [orjson.dumps(x) for x in batch * 4]
+    lines[1_499] = b"{not json"
+    streamed = blue.post("/v1/tracks", content=b"\n".join(lines), headers={"Content-Type": "application/x-ndjson"})
+    assert streamed.status_code == 400 and "line 1500" in streamed.json()["error"]["message"]
+
+
+def test_a_killed_parsing_worker_is_replaced_and_no_batch_is_lost(world: World) -> None:
+    blue = world.party("Blue")
+    batch = [report(world, f"T{i}", lat=40 + i / 1000) for i in range(400)]
+    assert blue.post("/v1/tracks", json=batch).json()["accepted"] == 400
+    (first,) = _parsers(world).pids()
+    os.kill(first, signal.SIGKILL)
+    world.clock.advance(seconds=1)
+    again = [report(world, f"T{i}", lat=41 + i / 1000) for i in range(400)]
+    r = blue.post("/v1/tracks", json=again)
+    assert r.status_code == 200 and r.json()["accepted"] == 400
+    world.clock.advance(seconds=1)
+    third = [report(world, f"T{i}", lat=42 + i / 1000) for i in range(400)]
+    assert blue.post("/v1/tracks", json=third).json()["accepted"] == 400
+    assert _parsers(world).pids() and first not in _parsers(world).pids()
+    live = {t["track_id"]: t["lat"] for t in blue.get("/v1/tracks").json()["tracks"]}
+    assert live["T7"] == 42.007
 
 
 def test_a_restarted_hub_rebuilds_the_live_tracks_from_the_stored_batches(world: World) -> None:

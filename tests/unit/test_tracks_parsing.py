@@ -3,9 +3,11 @@ and builds the same columns."""
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -74,3 +76,13 @@ def test_fast_and_careful_agree(items: list[Any]) -> None:
         assert getattr(got, name) == getattr(want, name)
     for name in ("t", "lat", "lon", "alt_m", "gs", "trk", "vs"):
         np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+
+
+def test_a_refusal_crosses_a_process_boundary_whole() -> None:
+    # Large batches are parsed in a worker process (api/parsers.py): its refusal must reach the client unchanged.
+    with pytest.raises(InvalidInput) as caught:
+        T.parse_batch(b'[{"track_id": "A", "time": "2026-12-01T08:00:00Z", "lat": 91}]')
+    back = pickle.loads(pickle.dumps(caught.value))
+    assert type(back) is InvalidInput
+    assert (back.message, back.details) == (caught.value.message, caught.value.details)
+    assert back.details["field"] == "reports[0].lat"

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from deconfliction.api import errors, web
 from deconfliction.api.deps import TokenCache, refresh_endpoints, run_write
+from deconfliction.api.parsers import Parsers
 from deconfliction.api.routers import (
     alerts,
     audit,
@@ -174,6 +175,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
         app.state.hub = the_hub
         app.state.tokens = TokenCache()
         app.state.pusher = pusher = _pusher(the_hub)
+        app.state.parsers = parsers = Parsers(settings.track_parse_workers, settings.track_parse_min_bytes)
         # One worker process for the pairwise detector, started on first use ("spawn": never fork a threaded hub).
         detector = ProcessPoolExecutor(
             max_workers=1,
@@ -199,6 +201,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
                     await task
             await pusher.sender.aclose()
             detector.shutdown(wait=False, cancel_futures=True)
+            parsers.close()
             the_hub.stop()
 
     app = FastAPI(title="Deconfliction Hub", version="1", description=DESCRIPTION, lifespan=lifespan)

@@ -28,6 +28,10 @@ class DeconflictionError(Exception):
         self.message = message
         self.details: dict[str, Any] = details or {}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Whole across processes (a parsing worker raises it): by default only ``message`` would be pickled.
+        return (type(self), (self.message, self.details))
+
 
 class InvalidInput(DeconflictionError):
     code = "invalid_request"

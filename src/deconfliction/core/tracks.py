@@ -202,6 +202,29 @@ def _parse_fast(items: Sequence[Any]) -> Reports | None:
     )
 
 
+def parse_batch(body: bytes) -> Reports:
+    """A request's body, a JSON array of reports, checked (``parse_reports``): what ``POST /v1/tracks`` parses,
+    in the request or in a parsing worker (``api/parsers.py``)."""
+    try:
+        items = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"The body is not JSON: {exc}. Send a JSON array of reports, or NDJSON.") from exc
+    if not isinstance(items, list):
+        raise InvalidInput(f"Send a JSON array of up to {MAX_BATCH:,} reports (or NDJSON, one per line).")
+    return parse_reports(items)
+
+
+def parse_lines(lines: Sequence[tuple[int, bytes]]) -> Reports:
+    """NDJSON lines (each with its line number, blank lines left out), checked as one batch."""
+    items = []
+    for number, line in lines:
+        try:
+            items.append(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"line {number} is not JSON: {exc}", {"line": number}) from exc
+    return parse_reports(items)
+
+
 def parse_reports(items: Sequence[Any]) -> Reports:
     """Check a batch of reports (parsed JSON objects); refuse it whole, naming the first bad report and field."""
     if not 1 <= len(items) <= MAX_BATCH:

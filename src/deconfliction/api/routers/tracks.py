@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from deconfliction.api.deps import CurrentParty, HubDep, dumps, json_response, run_write
-from deconfliction.core.errors import InvalidInput
+from deconfliction.api.parsers import Parsers
 from deconfliction.core.model import Party
-from deconfliction.core.tracks import MAX_BATCH, Applied, parse_reports
+from deconfliction.core.tracks import Applied, Reports, parse_batch, parse_lines
 from deconfliction.service import tracks
 from deconfliction.service.hub import Hub
 
@@ -22,18 +20,10 @@ _NDJSON = ("application/x-ndjson", "application/ndjson", "application/jsonl")
 _CHUNK = 1_000
 
 
-async def _store(hub: Hub, caller: Party, items: list[Any], totals: dict[str, int]) -> None:
-    reports = parse_reports(items)
+async def _store(hub: Hub, caller: Party, reports: Reports, totals: dict[str, int]) -> None:
     applied: Applied = await run_write(hub, lambda tx: tracks.ingest(hub, tx, caller, reports))
     for name, value in asdict(applied).items():
         totals[name] += value
-
-
-def _line(number: int, line: bytes) -> Any:
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"line {number} is not JSON: {exc}", {"line": number}) from exc
 
 
 @router.post("")
@@ -47,8 +37,10 @@ async def report_tracks(request: Request, caller: CurrentParty, hub: HubDep) -> 
     a track back in time (`out_of_order`). The answer counts them once everything sent is durable."""
     totals = {"accepted": 0, "stale": 0, "out_of_order": 0, "future": 0}
     kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    parsers: Parsers = request.app.state.parsers
     if kind in _NDJSON:
-        pending: list[Any] = []
+        pending: list[tuple[int, bytes]] = []
+        size = 0
         buffer = b""
         number = 0
         async for chunk in request.stream():
@@ -57,22 +49,19 @@ async def report_tracks(request: Request, caller: CurrentParty, hub: HubDep) -> 
             for line in lines:
                 number += 1
                 if line.strip():
-                    pending.append(_line(number, line))
+                    pending.append((number, line))
+                    size += len(line)
                 if len(pending) == _CHUNK:
-                    await _store(hub, caller, pending, totals)
-                    pending = []
+                    await _store(hub, caller, await parsers.parse(parse_lines, size, pending), totals)
+                    pending, size = [], 0
         if buffer.strip():
-            pending.append(_line(number + 1, buffer))
+            pending.append((number + 1, buffer))
+            size += len(buffer)
         if pending:
-            await _store(hub, caller, pending, totals)
+            await _store(hub, caller, await parsers.parse(parse_lines, size, pending), totals)
     else:
-        try:
-            items = orjson.loads(await request.body())
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInput(f"The body is not JSON: {exc}. Send a JSON array of reports, or NDJSON.") from exc
-        if not isinstance(items, list):
-            raise InvalidInput(f"Send a JSON array of up to {MAX_BATCH:,} reports (or NDJSON, one per line).")
-        await _store(hub, caller, items, totals)
+        body = await request.body()
+        await _store(hub, caller, await parsers.parse(parse_batch, len(body), body), totals)
     return json_response(200, dumps(totals))
 
 
