@@ -93,7 +93,8 @@ def _children(pid: int) -> set[int]:
     return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
 
 
-def test_the_detector_process_ends_with_a_killed_hub(hub_process: HubProcess) -> None:
+def test_the_worker_processes_end_with_a_killed_hub(hub_process: HubProcess) -> None:
+    """The detector's and the report parser's: a ``kill -9`` of the hub must not leave them behind."""
     blue = cli("admin", "create-party", "Blue", "--db", str(hub_process.db))
     red = cli("admin", "create-party", "Red", "--db", str(hub_process.db))
     hub_process.env = TACTICAL_ENV
@@ -103,14 +104,16 @@ def test_the_detector_process_ends_with_a_killed_hub(hub_process: HubProcess) ->
     with _client(hub_process, blue["token"]) as b, _client(hub_process, red["token"]) as r:
         assert b.post("/v1/tracks", json=[_report("B1", 20.0, 90.0)]).status_code == 200
         assert r.post("/v1/tracks", json=[_report("R1", 20.4, 270.0)]).status_code == 200
+        large = [_report(f"F{i}", 30.0 + i / 1000, 90.0) for i in range(400)]  # parsed in the parsing worker
+        assert b.post("/v1/tracks", json=large).json()["accepted"] == 400
     deadline = time.monotonic() + 20
     workers: set[int] = set()
-    while not workers and time.monotonic() < deadline:  # the pool starts its worker on the first pass with pairs
+    while len(workers) < 2 and time.monotonic() < deadline:  # the detector's starts on the first pass with pairs
         workers = {c for c in _children(hub_pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()}
         time.sleep(0.05)
-    assert workers, "the detector's worker process did not start"
+    assert len(workers) == 2, f"expected the detector and the parser, found {len(workers)} worker process(es)"
     hub_process.kill9()
     deadline = time.monotonic() + 10
     while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
         time.sleep(0.05)  # polling for the orphan to notice, not sleeping to pass
-    assert not any(Path(f"/proc/{w}").exists() for w in workers), "the detector outlived its hub"
+    assert not any(Path(f"/proc/{w}").exists() for w in workers), "a worker process outlived its hub"
