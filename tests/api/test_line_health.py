@@ -3,6 +3,7 @@ loopback receiver, backoff then dead-letter then recovery, line tests, down endp
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from deconfliction.config import Settings
-from deconfliction.service import admin, endpoints
+from deconfliction.service import admin, endpoints, line_health
 from tests.api.conftest import Caller, World
 from tests.api.test_line import endpoint, events
 from tests.webhook_receiver import receiver
@@ -187,3 +188,21 @@ def test_an_endpoint_made_by_the_admin_cli_is_line_tested_without_having_called_
     wait_for(lambda: [e for e in red.get(f"/v1/parties/{red.id}/line").json()["endpoints"] if e["last_test_at"]])
     convoy = Caller(made.endpoint.id, "Convoy 7", made.token, world.client)
     assert len(_line_tests(convoy)) == 1
+
+
+def test_line_tests_decided_long_ago_are_forgotten_and_the_line_state_stands(world: World) -> None:
+    red = world.party("Red")
+    ops = endpoint(world, red, "Ops")
+    (first,) = wait_for(lambda: _line_tests(ops))
+    assert ops.post(f"/v1/line-tests/{first['test_id']}/answer").status_code == 200
+    world.clock.advance(seconds=line_health.KEEP_DECIDED_S + 3_600)
+    latest = wait_for(lambda: len(_line_tests(ops)) == 2 and _line_tests(ops)[-1])  # the next one, sent at once
+    assert ops.post(f"/v1/line-tests/{latest['test_id']}/answer").status_code == 200
+
+    assert world.hub.execute(lambda tx: line_health.prune(world.hub, tx)) == 1
+    with sqlite3.connect(world.db) as db:
+        kept = [test_id for (test_id,) in db.execute("SELECT id FROM line_tests")]
+    assert kept == [latest["test_id"]]
+    (ops_line,) = red.get(f"/v1/parties/{red.id}/line").json()["endpoints"]
+    assert ops_line["state"] == "up"
+    assert ops.post(f"/v1/line-tests/{first['test_id']}/answer").status_code == 404  # forgotten, not an error

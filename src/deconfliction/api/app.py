@@ -40,7 +40,7 @@ from deconfliction.core.line import Endpoint
 from deconfliction.core.tactical import detect
 from deconfliction.service import conflicts as conflict_cases
 from deconfliction.service import endpoints as endpoint_cases
-from deconfliction.service import escalation, tactical
+from deconfliction.service import escalation, line_health, tactical
 from deconfliction.service import tracks as track_cases
 from deconfliction.service.hub import Hub, Tx
 from deconfliction.service.line_health import LineScheduler
@@ -61,6 +61,7 @@ async def _sweep(hub: Hub) -> None:
         try:
             await run_write(hub, lambda tx: conflict_cases.expire(hub, tx))
             await run_write(hub, lambda tx: track_cases.prune(hub, tx))
+            await run_write(hub, lambda tx: line_health.prune(hub, tx))
         except Exception:  # keep sweeping; the failure is logged
             log.exception("sweep failed")
 

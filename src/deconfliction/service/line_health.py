@@ -25,6 +25,16 @@ from deconfliction.store.port import UnitOfWork
 
 _EXPIRED_PAGE = 1000
 _SEND_PAGE = 500
+KEEP_DECIDED_S = 86_400.0  # decided tests stay this long at least (each is in the record for good)
+
+
+def prune(hub: Hub, tx: Tx) -> int:
+    """Forget line tests decided long ago: one per endpoint every ``line_test_interval_s`` would otherwise grow
+    without bound (10,000 endpoints: ~2.9 million rows a day). Health needs only the last
+    ``line_test_missed_down``; a day (or that many intervals, if longer) is kept."""
+    s = hub.settings
+    keep = max(KEEP_DECIDED_S, s.line_test_interval_s * (s.line_test_missed_down + 1) + s.line_test_answer_s)
+    return tx.uow.prune_line_tests(tx.now - timedelta(seconds=keep))
 
 
 class LineScheduler:

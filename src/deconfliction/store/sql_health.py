@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.engine import Row
 
 from deconfliction.core.health import LineState, LineTest, WebhookState
@@ -120,6 +120,12 @@ class HealthQueries:
         if test_ids:
             c = t.line_tests.c
             self.conn.execute(update(t.line_tests).where(c.id.in_(test_ids)).values(decided=True))
+
+    def prune_line_tests(self, before: datetime) -> int:
+        """Forget decided tests whose window closed before ``before`` (the record keeps their history)."""
+        c = t.line_tests.c
+        done = self.conn.execute(delete(t.line_tests).where(c.decided.is_(True), c.answer_by_s < before.timestamp()))
+        return int(done.rowcount)
 
     def endpoint_line_state(self, endpoint_id: str) -> tuple[LineState | None, datetime | None]:
         e = t.endpoints.c
