@@ -129,15 +129,15 @@ class AuditLog:
         self._stored_size = self._last_head.head.size if self._last_head else -1
 
     def head_due(self, now: datetime, stored_size: int | None = None) -> bool:
-        """Whether a head should be signed now: none yet, the last one is as old as the interval, or the log holds
-        entries no head covers (``stored_size``: left by a hub killed before its head, or by the admin CLI)."""
-        last = self.latest()
+        """Whether a new head is due: none yet, the last one is as old as the interval, or the log holds entries no
+        head covers (``stored_size``: left by a hub killed before its head, or by the admin CLI)."""
+        last = self._newest()
         size = self.tree.size if stored_size is None else stored_size
-        if last is None or last.head.size != size:
+        if last is None or last.size != size:
             return True
-        if self._stored_size != last.head.size and to_ms(now) - last.head.timestamp_ms >= STORE_HEAD_MS:
+        if self._stored_size != last.size and to_ms(now) - last.timestamp_ms >= STORE_HEAD_MS:
             return True  # the last head was only served: store one now that the log is quiet
-        return to_ms(now) - last.head.timestamp_ms >= self.interval_ms
+        return to_ms(now) - last.timestamp_ms >= self.interval_ms
 
     def begin(self, uow: UnitOfWork) -> None:
         """At the start of a batch: take in what another process (the admin CLI) appended, and tell the unit of
@@ -154,14 +154,14 @@ class AuditLog:
         tree = self.tree
         for entry in appended:
             tree.append(entry.leaf_hash)
-        last = self.latest()
-        grew = last is None or last.head.size != tree.size
+        last = self._newest()  # not signed, if nobody asked for it: this batch's head supersedes it
+        grew = last is None or last.size != tree.size
         if not (grew or self.head_due(now)):
             return
-        head = TreeHead(tree.size, tree.root(), max(to_ms(now), last.head.timestamp_ms if last else 0))
-        # Every batch's head is signed and served; one a second at most is stored (a head served and not stored is
-        # still provably consistent with the next stored one, and batches of one declaration each would otherwise
-        # write two more pages apiece).
+        head = TreeHead(tree.size, tree.root(), max(to_ms(now), last.timestamp_ms if last else 0))
+        # Every batch's head may be served (signed when first asked for); one a second at most is stored, signed
+        # here (a head served and not stored is still provably consistent with the next stored one, and batches of
+        # one declaration each would otherwise write two more pages apiece).
         if self._stored_ms is None or head.timestamp_ms - self._stored_ms >= STORE_HEAD_MS:
             signed = SignedHead(head, sign_head(self.key, head))
             uow.insert_head(signed)
@@ -181,6 +181,11 @@ class AuditLog:
         if self._storing is not None:
             self._stored_ms, self._stored_size = self._storing
             self._storing = None
+
+    def _newest(self) -> TreeHead | None:
+        """The newest committed head, signed or not (the writer's view: it never waits for a signature)."""
+        pending, last = self._pending, self._last_head
+        return pending if pending is not None else (last.head if last is not None else None)
 
     def latest(self) -> SignedHead | None:
         """The newest signed head of the committed log (what is served). Signs the pending one first."""
