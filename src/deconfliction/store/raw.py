@@ -31,7 +31,9 @@ class FastInsert:
         self.statement = insert(table)
 
     def row(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        """A row from a mapping with (at least) the columns as keys."""
+        """A row from a mapping with exactly the columns as keys (a value no column takes is a mistake)."""
+        if len(values) != len(self.columns):
+            raise ValueError(f"INSERT columns {self.columns} do not match the values' keys {sorted(values)}")
         return tuple(values[c] for c in self.columns)
 
     def __call__(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:

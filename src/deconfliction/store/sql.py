@@ -48,6 +48,9 @@ _INSERT_OPERATION = insert(t.operations)
 _UPDATE_OPERATION = update(t.operations).where(t.operations.c.id == bindparam("_id"))
 _OPERATION = select(t.operations).where(t.operations.c.id == bindparam("id"))
 _OPERATION_PRIORITY = select(t.operations.c.priority).where(t.operations.c.id == bindparam("id"))
+_OPERATION_PRIORITIES = select(t.operations.c.id, t.operations.c.priority).where(
+    t.operations.c.id.in_(bindparam("ids", expanding=True))
+)
 _INSERT_SITE = insert(t.sites)
 _UPDATE_SITE = update(t.sites).where(t.sites.c.id == bindparam("_id"))
 _SITE = select(t.sites).where(t.sites.c.id == bindparam("id"))
@@ -87,9 +90,6 @@ _CONFLICT_COLUMNS = (
 )  # fmt: skip
 _INSERT_CONFLICT = FastInsert(t.conflicts, _CONFLICT_COLUMNS)
 _INSERT_EVENT = FastInsert(t.events, ("endpoint_id", "party_id", "seq", "type", "data", "created_at"))
-_OPERATION_PRIORITIES = select(t.operations.c.id, t.operations.c.priority).where(
-    t.operations.c.id.in_(bindparam("ids", expanding=True))
-)
 
 
 def sqlite_engine(path: Path, synchronous: str = "FULL") -> Engine:
