@@ -44,8 +44,9 @@ async def audit_key(caller: CurrentParty, hub: HubDep) -> Response:
 @router.get("/head")
 async def audit_head(caller: CurrentParty, hub: HubDep) -> Response:
     """The latest signed tree head: `size`, `root_hash`, `timestamp_ms` and the Ed25519 `signature` over RFC 9162's
-    TreeHeadDataV2 (timestamp, size, root hash). Signed after every change batch and at least once a minute. Keep
-    the heads you fetch: comparing them with another party's (`audit compare`) exposes a forked log."""
+    TreeHeadDataV2 (timestamp, size, root hash). Every change batch has one (it covers every write answered before
+    you asked), and one is made at least once a minute. Keep the heads you fetch: comparing them with another
+    party's (`audit compare`) exposes a forked log."""
     return json_response(200, dumps(head_json(_head(hub))))
 
 
