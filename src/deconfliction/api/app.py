@@ -6,8 +6,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import multiprocessing
-import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 
@@ -44,6 +42,7 @@ from deconfliction.service import escalation, line_health, tactical
 from deconfliction.service import tracks as track_cases
 from deconfliction.service.hub import Hub, Tx
 from deconfliction.service.line_health import LineScheduler
+from deconfliction.service.workers import worker_pool
 from deconfliction.store.sql import SqlStore
 
 log = logging.getLogger("deconfliction")
@@ -177,13 +176,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
         app.state.tokens = TokenCache()
         app.state.pusher = pusher = _pusher(the_hub)
         app.state.parsers = parsers = Parsers(settings.track_parse_workers, settings.track_parse_min_bytes)
-        # One worker process for the pairwise detector, started on first use ("spawn": never fork a threaded hub).
-        detector = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=tactical.exit_with_parent,
-            initargs=(os.getpid(),),
-        )
+        detector = worker_pool(1)  # the pairwise detector's process
         tasks = [
             asyncio.create_task(_sweep(the_hub)),
             asyncio.create_task(_deadlines(the_hub)),

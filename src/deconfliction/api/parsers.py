@@ -12,35 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
-from deconfliction.service.tactical import exit_with_parent
+from deconfliction.service.workers import worker_pool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
 class Parsers:
-    """``workers`` parsing processes (none: parse in the request), started on first use ("spawn": never fork a
-    threaded hub), for bodies of at least ``min_bytes``."""
+    """``workers`` parsing processes (none: parse in the request), for bodies of at least ``min_bytes``."""
 
     def __init__(self, workers: int, min_bytes: int) -> None:
         self.workers = workers
         self.min_bytes = min_bytes
-        self._pool = self._new_pool() if workers > 0 else None
-
-    def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=exit_with_parent,
-            initargs=(os.getpid(),),
-        )
+        self._pool = worker_pool(workers) if workers > 0 else None
 
     async def parse(self, parse: Callable[..., T], body_size: int, *args: object) -> T:
         """``parse(*args)`` (a module-level function of the core: it runs in another process), in a worker when
@@ -53,7 +41,7 @@ class Parsers:
         except BrokenProcessPool:
             log.warning("a report-parsing worker died; starting a new one and parsing this batch here")
             if self._pool is pool:
-                self._pool = self._new_pool()
+                self._pool = worker_pool(self.workers)
                 pool.shutdown(wait=False, cancel_futures=True)
             return parse(*args)
 

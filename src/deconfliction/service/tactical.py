@@ -8,9 +8,6 @@ alert opened, materially changed or closed is stored, logged in the record, and 
 
 from __future__ import annotations
 
-import os
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -113,21 +110,6 @@ def apply_pass(hub: Hub, tx: Tx, predicted: list[Predicted]) -> Changes:
         tx.uow.save_alert(alert, False)
         _publish(hub, tx, CLOSED, alert)
     return changes
-
-
-# --- The detector's worker process --------------------------------------------------------------------------------
-
-
-def exit_with_parent(parent_pid: int) -> None:
-    """In the detector's worker process: end it when the hub that started it is gone (a ``kill -9`` of the hub
-    would otherwise leave it behind for good, one more at every restart)."""
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 # --- Predicting a pass -------------------------------------------------------------------------------------------
