@@ -9,8 +9,9 @@ start through the same launcher. With ``--no-record`` it first replaces, in this
   hash, and neither builds the salted document nor inserts a row;
 * ``AuditLog.begin`` (``service/record.py``): nothing (no query of the log's size per batch);
 * ``AuditLog.seal``: nothing (no tree append, no root, no head made, signed or stored);
-* ``AuditLog.receipt``: the same dict shape with a fixed signature (no Ed25519 signature per notice), so that the
-  events a notice carries are as long as with the record on;
+* ``ReceiptBatch.sign``: the same receipt shape with a fixed path of the right length and a fixed signature (no
+  Merkle tree over the transaction's receipts, no Ed25519 signature), so that the events a notice carries are as
+  long as with the record on;
 * ``AuditLog.load``: reads the key only, not the leaf hashes (a hub without a record holds no tree);
 * ``conflict_record`` in ``service/hub.py`` and ``operation_public`` in ``service/operations.py``, which there only
   build the documents the record logs: an empty dict.
@@ -28,11 +29,22 @@ from typing import Any
 
 _FAKE_LEAF = bytes(32)
 _FAKE_SIGNATURE = "00" * 64
+_FAKE_HASH = "00" * 32
+
+
+def _path_length(position: int, size: int) -> int:
+    """How many hashes the RFC 9162 path of leaf ``position`` in a tree of ``size`` leaves holds."""
+    n = 0
+    while size > 1:
+        k = 1 << ((size - 1).bit_length() - 1)  # the largest power of two below size
+        position, size = (position, k) if position < k else (position - k, size - k)
+        n += 1
+    return n
 
 
 def switch_record_off() -> None:
     from deconfliction.core.record import LogEntry, to_ms
-    from deconfliction.service.record import AuditLog, from_ms, hub_key
+    from deconfliction.service.record import AuditLog, ReceiptBatch, hub_key
     from deconfliction.store.port import Store
     from deconfliction.store.sql_audit import AuditQueries
 
@@ -57,14 +69,12 @@ def switch_record_off() -> None:
     def seal(self: AuditLog, uow: Any, now: datetime) -> None:
         return None
 
-    def receipt(self: AuditLog, entry: LogEntry) -> dict[str, Any]:
-        return {
-            "index": entry.index,
-            "leaf_hash": entry.leaf_hash.hex(),
-            "at": from_ms(entry.at_ms),
-            "at_ms": entry.at_ms,
-            "signature": _FAKE_SIGNATURE,
-        }
+    def sign(self: ReceiptBatch, key: Any) -> None:
+        opened, self._open = self._open, []
+        for i, (_, out) in enumerate(opened):
+            path = [_FAKE_HASH] * _path_length(i, len(opened))
+            out["batch"] = {"size": len(opened), "position": i, "path": path}
+            out["signature"] = _FAKE_SIGNATURE
 
     def load(self: AuditLog, store: Store) -> None:
         from deconfliction.core.record import key_to_hex
@@ -83,7 +93,7 @@ def switch_record_off() -> None:
     AuditQueries.record = record  # type: ignore[method-assign]
     AuditLog.begin = begin  # type: ignore[method-assign]
     AuditLog.seal = seal  # type: ignore[method-assign]
-    AuditLog.receipt = receipt  # type: ignore[method-assign]
+    ReceiptBatch.sign = sign  # type: ignore[method-assign]
     AuditLog.load = load  # type: ignore[method-assign]
 
 

@@ -3,6 +3,7 @@ notices carry receipts, acknowledgements may be signed."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from deconfliction.core import merkle
+from deconfliction.core.bundle import receipt_from_json
 from deconfliction.core.errors import NotFound
 from deconfliction.core.record import (
     Acknowledgement,
@@ -188,10 +190,12 @@ def test_a_notice_carries_a_receipt_for_its_logged_entry(world: World) -> None:
     opened = [d for _, t, d in events(blue) if t == "conflict.opened"]
     receipt = opened[0]["receipt"]
     key = public_key_from_hex(blue.get("/v1/audit/key").json()["public_key"])
-    r = Receipt(receipt["index"], bytes.fromhex(receipt["leaf_hash"]), receipt["at_ms"])
-    assert verify_receipt(key, r, bytes.fromhex(receipt["signature"]))
-    forged = Receipt(receipt["index"] + 1, r.leaf_hash, r.at_ms)
-    assert not verify_receipt(key, forged, bytes.fromhex(receipt["signature"]))
+    signed = receipt_from_json(receipt)
+    assert verify_receipt(key, signed)
+    forged = Receipt(receipt["index"] + 1, signed.receipt.leaf_hash, signed.receipt.at_ms)
+    assert not verify_receipt(key, dataclasses.replace(signed, receipt=forged))
+    # red's event carries the same receipt: one entry, told to both sides
+    assert [d for _, t, d in events(red) if t == "conflict.opened"][0]["receipt"] == receipt
     entry = all_entries(blue)[receipt["index"]]
     assert entry["leaf_hash"] == receipt["leaf_hash"]
     assert orjson.loads(entry["document"])["subject"] == conflict["id"]
@@ -210,6 +214,24 @@ def test_a_notice_carries_a_receipt_for_its_logged_entry(world: World) -> None:
     (owed,) = blue.get("/v1/notices").json()["notices"]
     changed = [d for _, t, d in events(blue) if t == "conflict.changed"]
     assert owed["receipt"]["leaf_hash"] == changed[-1]["receipt"]["leaf_hash"] != receipt["leaf_hash"]
+
+
+def test_the_notices_of_one_write_share_one_signed_batch_and_each_verifies(world: World) -> None:
+    blue, red = world.party("Blue"), world.party("Red")
+    start = world.clock.now + timedelta(hours=1)
+    declare(blue, 30.0, start)
+    declare(blue, 30.01, start)
+    declare(blue, 30.02, start)
+    assert len(declare(red, 30.01, start)["conflicts"]) == 3
+    key = public_key_from_hex(blue.get("/v1/audit/key").json()["public_key"])
+    receipts = [receipt_from_json(d["receipt"]) for _, t, d in events(blue) if t == "conflict.opened"]
+    assert len(receipts) == 3 and len({r.signature for r in receipts}) == 1
+    assert sorted(r.position for r in receipts) == [0, 1, 2] and {r.batch_size for r in receipts} == {3}
+    assert all(verify_receipt(key, r) for r in receipts)
+    entries = all_entries(blue)
+    assert all(entries[r.receipt.index]["leaf_hash"] == r.receipt.leaf_hash.hex() for r in receipts)
+    # a receipt moved to another notice's place in the batch no longer verifies
+    assert not verify_receipt(key, dataclasses.replace(receipts[0], position=receipts[1].position))
 
 
 def test_deliveries_to_endpoints_are_logged_for_both_sides(world: World) -> None:

@@ -25,6 +25,7 @@ from deconfliction.core.merkle import (
     EMPTY_ROOT,
     MerkleLog,
     consistency_proof,
+    every_inclusion_proof,
     inclusion_proof,
     leaf_hash,
     node_hash,
@@ -375,6 +376,17 @@ def test_every_inclusion_proof_verifies_and_no_forgery_does(data: st.DataObject)
     other, bit = data.draw(st.integers(0, 2**16)), data.draw(st.integers(0, 255))
     for what, args in inclusion_forgeries(index, size, leaves, proof, other, bit):
         assert not verify_inclusion(*args), what
+
+
+@settings(max_examples=100, deadline=None)
+@given(n=st.integers(1, 80), seed=st.integers(0, 2**32 - 1))
+def test_every_inclusion_proof_at_once_is_the_rfc_path_of_each_leaf(n: int, seed: int) -> None:
+    leaves = [leaf_hash(seed.to_bytes(4, "big") + i.to_bytes(4, "big")) for i in range(n)]
+    top, paths = every_inclusion_proof(leaves)
+    assert top == ref_mth(leaves)
+    assert paths == [ref_path(i, leaves) for i in range(n)]
+    with pytest.raises(ValueError):
+        every_inclusion_proof([])
 
 
 def test_incremental_log_gives_the_rfc_inclusion_proof_for_every_leaf_and_size() -> None:

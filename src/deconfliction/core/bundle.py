@@ -46,10 +46,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from deconfliction.core.merkle import HASH_SIZE, MerkleLog, verify_consistency
 from deconfliction.core.record import (
     SIGNATURE_SIZE,
+    Receipt,
     SignedHead,
+    SignedReceipt,
     TreeHead,
     document_leaf_hash,
     public_key_from_hex,
+    to_ms,
     verify_head,
 )
 
@@ -139,6 +142,31 @@ def head_from_json(value: object, what: str = "head") -> SignedHead:
     return SignedHead(head, signature)
 
 
+def receipt_from_json(value: object, what: str = "receipt") -> SignedReceipt:
+    """A notice's receipt from its JSON (``receipt`` in an event or in ``GET /v1/notices``); ``at`` is a readable
+    copy of the signed ``at_ms`` and must say the same when present."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("batch"), Mapping):
+        raise BundleError(f"{what} is not a JSON object with a batch")
+    batch, path = value["batch"], value["batch"].get("path")
+    if not isinstance(path, list):
+        raise BundleError(f"{what}.batch.path must be a list of hashes")
+    receipt = Receipt(
+        _uint(value.get("index"), f"{what}.index"),
+        _hex_bytes(value.get("leaf_hash"), HASH_SIZE, f"{what}.leaf_hash"),
+        _uint(value.get("at_ms"), f"{what}.at_ms"),
+    )
+    readable = value.get("at")
+    if readable is not None and _readable_ms(readable) != receipt.at_ms:
+        raise BundleError(f"{what}.at {readable!r} does not say the signed at_ms {receipt.at_ms}")
+    return SignedReceipt(
+        receipt,
+        _uint(batch.get("size"), f"{what}.batch.size"),
+        _uint(batch.get("position"), f"{what}.batch.position"),
+        tuple(_hex_bytes(h, HASH_SIZE, f"{what}.batch.path[{i}]") for i, h in enumerate(path)),
+        _hex_bytes(value.get("signature"), SIGNATURE_SIZE, f"{what}.signature"),
+    )
+
+
 def _readable_ms(text: object) -> int | None:
     if not isinstance(text, str):
         return None
@@ -146,7 +174,7 @@ def _readable_ms(text: object) -> int | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return None if moment.tzinfo is None else int(moment.timestamp() * 1000)
+    return None if moment.tzinfo is None else to_ms(moment)
 
 
 def _proofs(value: object) -> dict[tuple[int, int], list[bytes]]:

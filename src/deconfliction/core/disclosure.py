@@ -14,14 +14,17 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from deconfliction.core.model import Conflict, ObjectRef, Operation, Party, Role, Site
 from deconfliction.core.volumes import AltitudeBand, Volume4D
 
 
+@lru_cache(maxsize=8192)
 def iso_z(dt: datetime) -> str:
-    """RFC 3339 in UTC with ``Z``, to the microsecond when there is one."""
+    """RFC 3339 in UTC with ``Z``, to the microsecond when there is one. Memoised: a conflict's few times are
+    written into its record entry and every view of it (equal instants give equal text, whatever their zone)."""
     text = dt.astimezone(UTC).isoformat()
     return text.replace("+00:00", "Z")
 
@@ -46,7 +49,13 @@ def endpoint_label(secret: bytes, viewer: Party, owner: Party, endpoint_id: str,
 
 
 def opaque_ref(secret: bytes, viewer_id: str, ref: ObjectRef) -> str:
-    digest = hmac.new(secret, f"{viewer_id}\x00{ref.type}\x00{ref.id}".encode(), hashlib.sha256).digest()
+    return _opaque_ref(secret, viewer_id, str(ref.type), ref.id)
+
+
+@lru_cache(maxsize=8192)
+def _opaque_ref(secret: bytes, viewer_id: str, type_: str, object_id: str) -> str:
+    """Memoised: the other side's view of a conflict and its record entry name the same object for the same party."""
+    digest = hmac.new(secret, f"{viewer_id}\x00{type_}\x00{object_id}".encode(), hashlib.sha256).digest()
     return "ref_" + base64.urlsafe_b64encode(digest[:18]).decode()
 
 

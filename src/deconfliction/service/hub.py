@@ -27,7 +27,7 @@ from deconfliction.core.line import Delivery, Endpoint
 from deconfliction.core.model import Conflict, ObjectType, Party, Role
 from deconfliction.core.tracks import TrackTable, decode_reports
 from deconfliction.core.volumes import Buffers, Volume4D, VolumeLimits
-from deconfliction.service.record import AuditLog
+from deconfliction.service.record import AuditLog, ReceiptBatch
 from deconfliction.service.writer import GroupCommitWriter
 from deconfliction.store import codec
 from deconfliction.store.port import StaleLog, Store, UnitOfWork
@@ -53,11 +53,13 @@ def new_token() -> str:
 
 @dataclass
 class Tx:
-    """One unit of work as seen by a use case: the store, the time, and who must be woken after commit."""
+    """One unit of work as seen by a use case: the store, the time, who must be woken after commit, and the
+    receipts its notices carry (signed together before it commits)."""
 
     uow: UnitOfWork
     now: datetime
     woken: set[str] = field(default_factory=set)
+    receipts: ReceiptBatch = field(default_factory=ReceiptBatch)
 
 
 class Hub:
@@ -204,6 +206,7 @@ class Hub:
                         outcomes.append((True, command(tx)))
                     except DeconflictionError as exc:
                         outcomes.append((False, exc))
+                tx.receipts.sign(self.audit.key)
                 self.audit.seal(uow, tx.now)
         except Exception as exc:
             # The transaction rolled back: memory may hold changes that never reached the disk.
@@ -305,7 +308,7 @@ class Hub:
         involved = set(parties)
         readers = sorted({*involved, *(m.id for m in self.monitors())})
         entry = tx.uow.record(tx.now, type_, subject, document, readers)
-        signed = self.audit.receipt(entry) if (notice if receipt is None else receipt) else None
+        signed = tx.receipts.add(entry) if (notice if receipt is None else receipt) else None
         for pid in readers:
             data = view(pid)
             if data is None:

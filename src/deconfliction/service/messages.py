@@ -96,7 +96,7 @@ def send(hub: Hub, tx: Tx, caller: Party, draft: MessageDraft) -> Message:
     tx.uow.insert_message(message)
     record = {k: v for k, v in recipient_view(hub, message, caller, None).items() if k != "rendered"}
     entry = tx.uow.record(tx.now, "message.sent", message.id, record, {caller.id, *recipients})
-    receipt = hub.audit.receipt(entry)
+    receipt = tx.receipts.add(entry)
     for party_id in recipients:
         notice = new_notice(tx, NoticeKind.MESSAGE, message.id, party_id, caller.id, draft.priority, window)
         tx.uow.insert_notice(notice)

@@ -128,6 +128,7 @@ def inbox(hub: Hub, uow: UnitOfWork, party_id: str, limit: int) -> dict[str, Any
     same transaction, so that a client following the events after it misses nothing."""
     pending = uow.pending_notices(party_id, limit)
     logged = [uow.audit_latest(n.id, LOGGED_AS[n.kind]) for n in pending]
+    receipts = iter(hub.audit.receipts([entry for entry in logged if entry is not None]))
     views = [
         {
             "id": n.id,
@@ -136,7 +137,7 @@ def inbox(hub: Hub, uow: UnitOfWork, party_id: str, limit: int) -> dict[str, Any
             "deadline_at": iso_z(n.deadline_at),
             "escalation": n.step.label,
             "created_at": iso_z(n.created_at),
-            "receipt": hub.audit.receipt(entry) if entry is not None else None,
+            "receipt": next(receipts) if entry is not None else None,
         }
         for n, entry in zip(pending, logged, strict=True)
     ]

@@ -135,7 +135,7 @@ class SqlStore:
         with self.engine.begin() as conn:
             uow = SqlUnitOfWork(conn)
             yield uow
-            uow.flush_audit()
+            uow.flush()
 
     @contextmanager
     def read(self) -> Iterator[SqlUnitOfWork]:
@@ -246,6 +246,14 @@ class SqlUnitOfWork(LineQueries, HealthQueries, AuditQueries, TrackQueries, Aler
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._events: list[tuple[str | None, str, int, str, dict[str, Any], str]] = []
+
+    def flush(self) -> None:
+        if self._events:
+            rows = [(e, p, seq, kind, orjson.dumps(data).decode(), at) for e, p, seq, kind, data, at in self._events]
+            self._events = []
+            _INSERT_EVENT(self.conn, rows)
+        self.flush_audit()
 
     # -- parties ---
 
@@ -446,8 +454,7 @@ class SqlUnitOfWork(LineQueries, HealthQueries, AuditQueries, TrackQueries, Aler
     def append_event(
         self, party_id: str, seq: int, type_: str, data: dict[str, Any], at: datetime, endpoint_id: str | None = None
     ) -> None:
-        row = (endpoint_id, party_id, seq, type_, orjson.dumps(data).decode(), codec.ts(at))
-        _INSERT_EVENT(self.conn, [row])
+        self._events.append((endpoint_id, party_id, seq, type_, data, codec.ts(at)))
 
     def events_after(self, party_id: str, seq: int, limit: int) -> list[tuple[int, str, str]]:
         rows = self.conn.execute(_EVENTS_AFTER, {"party": party_id, "seq": seq, "limit": limit})

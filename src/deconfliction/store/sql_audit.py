@@ -67,8 +67,9 @@ _AUDIT_SIZE_SQL = "SELECT max(idx) FROM audit_entries"
 
 
 class AuditQueries:
-    """Mixed into ``SqlUnitOfWork``. Entries are written together when the unit of work ends (``flush_audit``,
-    called by the store before it commits), with one ``executemany``; the batch's size query too skips SQLAlchemy."""
+    """Mixed into ``SqlUnitOfWork``. Entries are written together when the unit of work ends (``flush_audit``, from
+    ``SqlUnitOfWork.flush`` before the store commits), with one ``executemany``; the batch's size query too skips
+    SQLAlchemy."""
 
     conn: Connection
     _audit_next: int | None = None
@@ -109,7 +110,7 @@ class AuditQueries:
         return entry
 
     def flush_audit(self) -> None:
-        """Write the entries appended since the last flush (the store calls this before committing)."""
+        """Write the entries appended since the last flush."""
         if self._audit_next is not None and self._unwritten:
             try:
                 _INSERT_ENTRY(self.conn, self._unwritten)
