@@ -253,7 +253,7 @@ class SqlUnitOfWork(LineQueries, HealthQueries, AuditQueries, TrackQueries, Aler
             rows = [(e, p, seq, kind, orjson.dumps(data).decode(), at) for e, p, seq, kind, data, at in self._events]
             self._events = []
             _INSERT_EVENT(self.conn, rows)
-        self.flush_audit()
+        self._flush_audit()
 
     # -- parties ---
 

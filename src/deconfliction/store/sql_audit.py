@@ -67,7 +67,7 @@ _AUDIT_SIZE_SQL = "SELECT max(idx) FROM audit_entries"
 
 
 class AuditQueries:
-    """Mixed into ``SqlUnitOfWork``. Entries are written together when the unit of work ends (``flush_audit``, from
+    """Mixed into ``SqlUnitOfWork``. Entries are written together when the unit of work ends (``_flush_audit``, from
     ``SqlUnitOfWork.flush`` before the store commits), with one ``executemany``; the batch's size query too skips
     SQLAlchemy."""
 
@@ -109,7 +109,7 @@ class AuditQueries:
         self.appended.append(entry)
         return entry
 
-    def flush_audit(self) -> None:
+    def _flush_audit(self) -> None:
         """Write the entries appended since the last flush."""
         if self._audit_next is not None and self._unwritten:
             try:
