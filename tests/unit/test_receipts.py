@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deconfliction.core.bundle import BundleError, receipt_from_json
-from deconfliction.core.record import LogEntry, Receipt, sign_receipts, verify_receipt
+from deconfliction.core.merkle import leaf_hash
+from deconfliction.core.record import LogEntry, Receipt, canonical_json, sign_receipts, verify_receipt
 from deconfliction.service.record import ReceiptBatch
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
@@ -43,6 +44,12 @@ def test_every_receipt_of_a_batch_verifies_and_no_altered_one_does(n: int, data:
         altered.append(dataclasses.replace(s, path=s.path[:-1]))
         altered.append(dataclasses.replace(s, path=(bytes(32), *s.path[1:])))
     assert not any(verify_receipt(PUBLIC, a) for a in altered)
+
+
+@given(index=st.integers(0, 2**63 - 1), leaf=st.binary(min_size=32, max_size=32), at_ms=st.integers(0, 2**63 - 1))
+def test_a_receipts_leaf_hashes_the_canonical_json_of_its_fields(index: int, leaf: bytes, at_ms: int) -> None:
+    fields = {"at_ms": at_ms, "index": index, "leaf_hash": leaf.hex()}
+    assert Receipt(index, leaf, at_ms).leaf() == leaf_hash(canonical_json(fields))
 
 
 def test_a_batch_of_one_is_signed_over_its_own_leaf() -> None:

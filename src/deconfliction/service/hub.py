@@ -198,9 +198,7 @@ class Hub:
         try:
             with self.store.write() as uow:
                 tx = Tx(uow=uow, now=self.clock())
-                self.audit.begin(uow)
-                if len(self.parties) != uow.party_count():
-                    self.refresh_parties(uow)
+                self.catch_up(uow)
                 for command in commands:
                     try:
                         outcomes.append((True, command(tx)))
@@ -228,6 +226,16 @@ class Hub:
             else:
                 fut.set_exception(value)
         return futures
+
+    def catch_up(self, uow: UnitOfWork) -> None:
+        """At the start of a batch, take in what another process (the admin CLI) committed: entries appended to the
+        record, new parties. Skipped (two queries, ~0.1 ms at a million entries) when nobody else has committed."""
+        if uow.committed_elsewhere:
+            self.audit.take_in(uow)
+            if len(self.parties) != uow.party_count():
+                self.refresh_parties(uow)
+        uow.caught_up()
+        uow.expect_audit_size(self.audit.tree.size)
 
     def start(self) -> None:
         if self._writer is None:

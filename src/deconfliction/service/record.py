@@ -1,10 +1,10 @@
 """The hub's side of the record: its signing key, the Merkle tree over the log, signed heads and receipts.
 
-Use cases append entries with ``tx.uow.record(...)`` in their own transaction. At the start of a batch ``begin``
-takes in anything another process (the admin CLI) appended; before the batch commits, ``seal`` extends the
-in-memory tree with what the batch appended and makes the new head: every committed change has its entry, and every
-committed batch its head. When nothing changed, a head is still signed once every ``audit_head_interval_s``
-so that a party can tell a quiet log from a stalled one.
+Use cases append entries with ``tx.uow.record(...)`` in their own transaction. At the start of a batch ``take_in``
+adds what another process (the admin CLI) appended, if the store says someone else committed (``Hub.catch_up``);
+before the batch commits, ``seal`` extends the in-memory tree with what the batch appended and makes the new head:
+every committed change has its entry, and every committed batch its head. When nothing changed, a head is still
+signed once every ``audit_head_interval_s`` so that a party can tell a quiet log from a stalled one.
 
 A head is stored at most once a second; that one is signed inside its transaction. The heads of the batches in
 between are signed when first asked for (``latest``: the head routes, and the 1 Hz task that keeps heads coming),
@@ -19,6 +19,7 @@ import secrets
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -44,8 +45,9 @@ STORE_HEAD_MS = 1_000
 _LOAD_CHUNK = 100_000
 
 
+@lru_cache(maxsize=1024)
 def from_ms(at_ms: int) -> str:
-    """A record time as RFC 3339 (UTC, ``Z``)."""
+    """A record time as RFC 3339 (UTC, ``Z``). Memoised: a transaction's entries and receipts share one time."""
     return iso_z(record_time(at_ms))
 
 
@@ -139,16 +141,14 @@ class AuditLog:
             return True  # the last head was only served: store one now that the log is quiet
         return to_ms(now) - last.timestamp_ms >= self.interval_ms
 
-    def begin(self, uow: UnitOfWork) -> None:
-        """At the start of a batch: take in what another process (the admin CLI) appended, and tell the unit of
-        work the log's size so that it need not ask again."""
+    def take_in(self, uow: UnitOfWork) -> None:
+        """Add to the tree what another process (the admin CLI) appended to the log."""
         size = uow.audit_size()
         if size > self.tree.size:
             self.tree.extend(uow.audit_leaves(self.tree.size, size))
-        uow.expect_audit_size(self.tree.size)
 
     def seal(self, uow: UnitOfWork, now: datetime) -> None:
-        """Add this transaction's entries to the tree (``begin`` brought it up to date) and, when it grew or a head
+        """Add this transaction's entries to the tree (``take_in`` brought it up to date) and, when it grew or a head
         is due, make the head. Once a second it is also stored, signed, in this transaction."""
         appended = uow.recorded()
         tree = self.tree

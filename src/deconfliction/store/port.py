@@ -138,6 +138,17 @@ class AlertUnitOfWork(Protocol):
 
 
 class UnitOfWork(LineUnitOfWork, HealthUnitOfWork, AuditUnitOfWork, TrackUnitOfWork, AlertUnitOfWork, Protocol):
+    # Whether anything may have been committed since the last unit of work that called ``caught_up`` committed,
+    # other than by that one (by another process, the admin CLI; or by another writer in this one). True when the
+    # store cannot tell. The hub's writer re-reads what it holds of others' changes (the record's size, the
+    # parties) only then.
+    committed_elsewhere: bool
+
+    def caught_up(self) -> None:
+        """The caller has re-read what other writers may have changed: once this transaction commits,
+        ``committed_elsewhere`` is False until someone else commits."""
+        ...
+
     def flush(self) -> None:
         """Write what this unit of work held back (events and log entries, each kind in one statement); the store
         calls it before it commits."""

@@ -34,7 +34,7 @@ from deconfliction.core.model import (
 )
 from deconfliction.store import codec
 from deconfliction.store import tables as t
-from deconfliction.store.raw import FastInsert
+from deconfliction.store.raw import FastInsert, dbapi
 from deconfliction.store.sql_alerts import AlertQueries
 from deconfliction.store.sql_audit import AuditQueries
 from deconfliction.store.sql_health import HealthQueries
@@ -93,7 +93,9 @@ _INSERT_EVENT = FastInsert(t.events, ("endpoint_id", "party_id", "seq", "type", 
 
 
 def sqlite_engine(path: Path, synchronous: str = "FULL") -> Engine:
-    engine = create_engine(f"sqlite:///{path}", pool_size=8, max_overflow=8)
+    # LIFO: the writer gets back the connection it last wrote through, whose ``data_version`` tells it whether
+    # anyone else has committed since (``SqlStore.write``).
+    engine = create_engine(f"sqlite:///{path}", pool_size=8, max_overflow=8, pool_use_lifo=True)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -107,6 +109,16 @@ def sqlite_engine(path: Path, synchronous: str = "FULL") -> Engine:
         cur.close()
 
     return engine
+
+
+_SEEN = "deconfliction_data_version"
+
+
+def _data_version(conn: Connection) -> int | None:
+    """SQLite's ``PRAGMA data_version`` on this connection: it changes when another connection commits to the
+    database, and only then (https://sqlite.org/pragma.html#pragma_data_version). None on other databases."""
+    raw = dbapi(conn)
+    return None if raw is None else int(raw.execute("PRAGMA data_version").fetchone()[0])
 
 
 def upgrade(engine: Engine) -> None:
@@ -134,8 +146,16 @@ class SqlStore:
     def write(self) -> Iterator[SqlUnitOfWork]:
         with self.engine.begin() as conn:
             uow = SqlUnitOfWork(conn)
+            seen, info = _data_version(conn), conn.info  # ``info``: kept with the DB-API connection in the pool
+            uow.committed_elsewhere = seen is None or info.get(_SEEN) != seen
             yield uow
             uow.flush()
+        # This connection's own commits leave its data_version as it was: a unit of work that did not catch up
+        # may have changed what the writer holds, so the next one on this connection re-reads.
+        if seen is not None and uow.is_caught_up:
+            info[_SEEN] = seen
+        else:
+            info.pop(_SEEN, None)
 
     @contextmanager
     def read(self) -> Iterator[SqlUnitOfWork]:
@@ -246,7 +266,12 @@ class SqlUnitOfWork(LineQueries, HealthQueries, AuditQueries, TrackQueries, Aler
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.committed_elsewhere = True
+        self.is_caught_up = False
         self._events: list[tuple[str | None, str, int, str, dict[str, Any], str]] = []
+
+    def caught_up(self) -> None:
+        self.is_caught_up = True
 
     def flush(self) -> None:
         if self._events:
