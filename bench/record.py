@@ -11,9 +11,10 @@ does), party 00 (the one exported) on 1/3 of it. Cached as ``/tmp/deconfliction-
 by ``bench/record_hub.py`` (the CLI's ``serve``; default settings, ``synchronous=FULL``, group commit, plus
 ``DECONFLICTION_SWEEP_INTERVAL_S=3600`` as in ``bench/http.py``): *on* as shipped, *off* with the record replaced
 by no-ops in that process (``--no-record``, see its docstring). (a) One client, one keep-alive connection per hub,
-closed loop: ``--declarations`` (default 2,000), 80 % from ``bench.scenario``'s non-overlapping stream and 20 %
-from its heavily overlapping one (~20 conflicts each), shuffled, each with its party's token, sent in 8 chunks,
-each chunk to both hubs in ABBA order, so both get the same declarations in the same order and drift cancels;
+closed loop: ``--declarations`` (default 4,000), 80 % from ``bench.scenario``'s non-overlapping stream and 20 %
+from its heavily overlapping one (~20 conflicts each), shuffled, each with its party's token, sent in 40 chunks
+(~100 declarations, ~0.6 s each), each chunk to both hubs in ABBA order, so both get the same declarations in the
+same order and the machine's drift (±20 % within minutes here) cancels;
 latency from sending to the answer read, hub CPU from ``/proc``, and the other processes' CPU. (b) wrk as
 ``bench/http.py`` runs it (2 threads, 16 connections, its Lua script) per stream: a 2 s warm-up per hub, then
 ``--wrk-duration`` s runs in the order on, off, off, on. The verdict is on the median of (a) per stream: p99 over a
@@ -328,8 +329,11 @@ class Busy:
         return hub, machine_busy_s() - self.all0 - hub - (sum(os.times()[:4]) - self.own0)
 
 
+CHUNKS = 40  # a multiple of 4, for ABBA
+
+
 def sequential(hubs: dict[str, Any], bodies: list[tuple[str, bytes, str]], on_db: Path) -> dict[str, Any]:
-    """Every declaration to both hubs, in 8 chunks sent in ABBA order, one keep-alive connection per hub."""
+    """Every declaration to both hubs, in ``CHUNKS`` chunks sent in ABBA order, one keep-alive connection per hub."""
     streams = ("non_overlapping", "heavily_overlapping")
     lat: dict[str, dict[str, list[float]]] = {h: {s: [] for s in streams} for h in hubs}
     conflicts = {h: dict.fromkeys(streams, 0) for h in hubs}
@@ -339,8 +343,8 @@ def sequential(hubs: dict[str, Any], bodies: list[tuple[str, bytes, str]], on_db
     for c in clients.values():  # one request each first: neither pays for opening its connection in the figures
         c.request("GET", "/healthz")
     entries0, heads0 = log_counts(on_db)
-    size = -(-len(bodies) // 8)
-    for k in range(8):
+    size = -(-len(bodies) // CHUNKS)
+    for k in range(CHUNKS):
         for h in ("on", "off") if k % 4 in (0, 3) else ("off", "on"):
             for stream in streams:  # a chunk's declarations of one stream, then the other's: CPU per stream
                 busy, t0 = Busy(hubs[h][0].pid), time.perf_counter()
@@ -354,7 +358,8 @@ def sequential(hubs: dict[str, Any], bodies: list[tuple[str, bytes, str]], on_db
                 wall[h] += time.perf_counter() - t0
                 hub_s, rest_s = busy.stop()
                 cpu[h][stream], rest[h] = cpu[h][stream] + hub_s, rest[h] + rest_s
-        say(f"  sequential chunk {k + 1}/8")
+        if (k + 1) % 10 == 0:
+            say(f"  sequential chunk {k + 1}/{CHUNKS}")
     for c in clients.values():
         c.close()
     entries1, heads1 = log_counts(on_db)
@@ -742,7 +747,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entries", type=int, help="entries in the log (default 1,000,000; --quick: 20,000)")
     parser.add_argument("--volumes", type=int, help="stored volumes (default 1,000,000; --quick: 10,000)")
-    parser.add_argument("--declarations", type=int, help="for the one-client comparison (default 2,000)")
+    parser.add_argument("--declarations", type=int, help="for the one-client comparison (default 4,000)")
     parser.add_argument("--wrk-duration", type=int, help="seconds per wrk run (default 10)")
     parser.add_argument("--proofs", type=int, help="inclusion proofs requested (default 5,000)")
     parser.add_argument("--quick", action="store_true", help="a short run: 10k volumes, 20k entries, short loads")
@@ -756,7 +761,7 @@ def main() -> None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
     q = args.quick
     volumes, entries = args.volumes or (10_000 if q else 1_000_000), args.entries or (20_000 if q else 1_000_000)
-    declarations, wrk_s = args.declarations or (400 if q else 2000), args.wrk_duration or (3 if q else 10)
+    declarations, wrk_s = args.declarations or (400 if q else 4000), args.wrk_duration or (3 if q else 10)
     results: dict[str, Any] = {
         "command": "python -m bench.record " + " ".join(sys.argv[1:]),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
