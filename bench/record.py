@@ -27,9 +27,9 @@ the hub's public key (each timed, and the verifier's steps timed apart), then ``
 
 **3. Serving an inclusion proof** (goal: <= 1 ms). A hub as shipped on a copy of the database (start-up timed:
 stored volumes, then every leaf hash read and the tree built); ``GET /v1/audit/proof/inclusion?index=I`` at random
-indexes one at a time on one keep-alive connection, timed by wrk (C; 2 runs each, ABBA with the floor below, the
-means of their percentiles) and by ``http.client`` (``--proofs`` of them,
-1,000 verified against the signed head), beside ``GET /v1/audit/key`` (same authentication, a tiny answer: the
+indexes one at a time on one keep-alive connection, timed by wrk (C; 4 runs of 5 s each, ABBA twice with the floor
+below, the means of their percentiles) and by ``http.client`` (``--proofs`` of them, 1,000 verified against the
+signed head), beside ``GET /v1/audit/key`` (same authentication, a tiny answer: the
 HTTP stack's floor) and what the route computes, timed here on a tree loaded with ``AuditLog.load``.
 
     .venv/bin/python -m bench.record                        # all three at 1M; ~8 min once the DB is built
@@ -590,8 +590,8 @@ def proofs(db: Path, port: int, startup_s: float, token: str, samples: int, tmp:
     script = tmp / "proof.lua"
     script.write_text(PROOF_LUA)
     runs: dict[str, list[dict[str, float]]] = {"proof": [], "key": []}
-    for what in ("proof", "key", "key", "proof"):  # ABBA, as in figure 1: drift cancels
-        runs[what].append(wrk_one(port, script, what, size, token, max(2, samples // 2000)))
+    for what in ("proof", "key", "key", "proof") * 2:  # ABBA twice, as in figure 1: drift cancels
+        runs[what].append(wrk_one(port, script, what, size, token, max(2, samples // 1000)))
     wrk: dict[str, dict[str, Any]] = {k: {f: float(np.mean([x[f] for x in r])) for f in r[0]} for k, r in runs.items()}
     for k, r in runs.items():
         wrk[k] |= {"n": sum(x["n"] for x in r), "max_ms": max(x["max_ms"] for x in r), "runs": r}
