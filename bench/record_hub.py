@@ -7,7 +7,7 @@ start through the same launcher. With ``--no-record`` it first replaces, in this
 
 * ``AuditQueries.record`` (``store/sql_audit.py``): returns a ``LogEntry`` with the next index and a fixed leaf
   hash, and neither builds the salted document nor inserts a row;
-* ``AuditLog.take_in`` (``service/record.py``): nothing (when another process committed, the log's size is not
+* ``AuditLog.begin`` (``service/record.py``): nothing (when another process committed, the log's size is not
   asked);
 * ``AuditLog.seal``: nothing (no tree append, no root, no head made, signed or stored);
 * ``ReceiptBatch.sign``: the same receipt shape with a fixed path of the right length and a fixed signature (no
@@ -64,7 +64,7 @@ def switch_record_off() -> None:
         shown = frozenset(visible) if visible is not None else None
         return LogEntry(index, to_ms(at), kind, subject, shown, b"", _FAKE_LEAF)
 
-    def take_in(self: AuditLog, uow: Any) -> None:
+    def begin(self: AuditLog, uow: Any) -> None:
         return None
 
     def seal(self: AuditLog, uow: Any, now: datetime) -> None:
@@ -92,7 +92,7 @@ def switch_record_off() -> None:
     hub_module.conflict_record = lambda conflict, secret: {}  # type: ignore[attr-defined]
     operations_module.operation_public = lambda op, now: {}  # type: ignore[attr-defined]
     AuditQueries.record = record  # type: ignore[method-assign]
-    AuditLog.take_in = take_in  # type: ignore[method-assign]
+    AuditLog.begin = begin  # type: ignore[method-assign]
     AuditLog.seal = seal  # type: ignore[method-assign]
     ReceiptBatch.sign = sign  # type: ignore[method-assign]
     AuditLog.load = load  # type: ignore[method-assign]

@@ -78,22 +78,7 @@ def _acks(conflict: Conflict) -> list[dict[str, Any]]:
     ]
 
 
-_last_common: tuple[Conflict | None, dict[str, Any]] = (None, {})
-
-
 def _common(conflict: Conflict) -> dict[str, Any]:
-    """What every view of a conflict and its record entry share. A conflict's entry and its two parties' views are
-    made one after the other: the last conflict's is kept (conflicts are immutable), and each caller gets its own
-    copy of the two levels it adds to."""
-    global _last_common
-    last, common = _last_common
-    if last is not conflict:
-        common = _build_common(conflict)
-        _last_common = (conflict, common)
-    return {**common, "overlap": dict(common["overlap"])}
-
-
-def _build_common(conflict: Conflict) -> dict[str, Any]:
     ov = conflict.overlap
     return {
         "id": conflict.id,

@@ -1,7 +1,7 @@
 """The hub's side of the record: its signing key, the Merkle tree over the log, signed heads and receipts.
 
-Use cases append entries with ``tx.uow.record(...)`` in their own transaction. At the start of a batch ``take_in``
-adds what another process (the admin CLI) appended, if the store says someone else committed (``Hub.catch_up``);
+Use cases append entries with ``tx.uow.record(...)`` in their own transaction. At the start of a batch ``begin``
+adds what another process (the admin CLI) appended, if the store says someone else committed;
 before the batch commits, ``seal`` extends the in-memory tree with what the batch appended and makes the new head:
 every committed change has its entry, and every committed batch its head. When nothing changed, a head is still
 signed once every ``audit_head_interval_s`` so that a party can tell a quiet log from a stalled one.
@@ -141,14 +141,17 @@ class AuditLog:
             return True  # the last head was only served: store one now that the log is quiet
         return to_ms(now) - last.timestamp_ms >= self.interval_ms
 
-    def take_in(self, uow: UnitOfWork) -> None:
-        """Add to the tree what another process (the admin CLI) appended to the log."""
-        size = uow.audit_size()
-        if size > self.tree.size:
-            self.tree.extend(uow.audit_leaves(self.tree.size, size))
+    def begin(self, uow: UnitOfWork) -> None:
+        """At the start of a batch: add to the tree what another process (the admin CLI) appended, if the store says
+        someone else committed; tell the unit of work the log's size, so that it need not ask."""
+        if uow.committed_elsewhere:
+            size = uow.audit_size()
+            if size > self.tree.size:
+                self.tree.extend(uow.audit_leaves(self.tree.size, size))
+        uow.expect_audit_size(self.tree.size)
 
     def seal(self, uow: UnitOfWork, now: datetime) -> None:
-        """Add this transaction's entries to the tree (``take_in`` brought it up to date) and, when it grew or a head
+        """Add this transaction's entries to the tree (``begin`` brought it up to date) and, when it grew or a head
         is due, make the head. Once a second it is also stored, signed, in this transaction."""
         appended = uow.recorded()
         tree = self.tree

@@ -125,7 +125,7 @@ class AuditQueries:
         return list(self.appended) if self._audit_next is not None else []
 
     def audit_size(self) -> int:
-        """Asked by a batch after another process committed (``AuditLog.take_in``) and by the 1 Hz head task:
+        """Asked by a batch after another process committed (``AuditLog.begin``) and by the 1 Hz head task:
         straight to the DB-API when it can (~5 µs, not ~60)."""
         raw = dbapi(self.conn)
         if raw is not None:
