@@ -14,8 +14,8 @@ start through the same launcher. With ``--no-record`` it first replaces, in this
   Merkle tree over the transaction's receipts, no Ed25519 signature), so that the events a notice carries are as
   long as with the record on;
 * ``AuditLog.load``: reads the key only, not the leaf hashes (a hub without a record holds no tree);
-* ``conflict_record`` in ``service/hub.py`` and ``operation_public`` in ``service/operations.py``, which there only
-  build the documents the record logs: an empty dict.
+* ``conflict_record`` in ``service/hub.py``, which there only builds the document the record logs: an empty dict.
+  (An operation's entry shows what its owner is answered, built once for both: the spine builds it anyway.)
 
 What is left is the spine the record was added to: the declaration's own rows, the conflicts, events and notices.
 This is a benchmark's instrument, not a setting: the product has no way to switch its record off.
@@ -87,10 +87,8 @@ def switch_record_off() -> None:
             next_index[0] = uow.audit_size()
 
     import deconfliction.service.hub as hub_module
-    import deconfliction.service.operations as operations_module
 
     hub_module.conflict_record = lambda conflict, secret: {}  # type: ignore[attr-defined]
-    operations_module.operation_public = lambda op, now: {}  # type: ignore[attr-defined]
     AuditQueries.record = record  # type: ignore[method-assign]
     AuditLog.begin = begin  # type: ignore[method-assign]
     AuditLog.seal = seal  # type: ignore[method-assign]

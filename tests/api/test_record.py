@@ -19,6 +19,7 @@ from deconfliction.core.record import (
     Acknowledgement,
     Receipt,
     TreeHead,
+    canonical_json,
     key_to_hex,
     public_key_from_hex,
     sign_ack,
@@ -198,7 +199,13 @@ def test_a_notice_carries_a_receipt_for_its_logged_entry(world: World) -> None:
     assert [d for _, t, d in events(red) if t == "conflict.opened"][0]["receipt"] == receipt
     entry = all_entries(blue)[receipt["index"]]
     assert entry["leaf_hash"] == receipt["leaf_hash"]
-    assert orjson.loads(entry["document"])["subject"] == conflict["id"]
+    logged = orjson.loads(entry["document"])
+    assert logged["subject"] == conflict["id"]
+    # the entry shows the overlap both sides were told, as a GeoJSON object (it is embedded as canonical JSON)
+    told = conflict["overlap"]["footprint"]
+    assert logged["data"]["overlap"]["footprint"] == opened[0]["overlap"]["footprint"] == told
+    assert logged["data"]["overlap"]["footprint"]["type"] == "Polygon"
+    assert canonical_json(logged) == entry["document"].encode()
     # the inbox carries the same receipt, so a client that missed the event can still sign what it answers
     inbox = blue.get("/v1/notices").json()
     (owed,) = inbox["notices"]

@@ -39,6 +39,7 @@ from deconfliction.core.record import (
     ACK_STATEMENT,
     Acknowledgement,
     TreeHead,
+    Verbatim,
     ack_digest,
     ack_message,
     canonical_json,
@@ -622,6 +623,33 @@ def test_canonical_json_known_bytes() -> None:
 def test_canonical_json_refuses_what_has_no_single_form(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         canonical_json(bad)
+
+
+@given(value=json_objects, member=json_values, key=st.text(max_size=8), in_list=st.booleans())
+def test_a_verbatim_member_gives_the_same_document(value: dict[str, Any], member: Any, key: str, in_list: bool) -> None:
+    """A member given as its canonical JSON is embedded as is: the document is the one the plain value makes."""
+    text = orjson.dumps(member, option=orjson.OPT_SORT_KEYS)
+    plain = {**value, key: [1, member] if in_list else member}
+    given_verbatim = {**value, key: [1, Verbatim(text)] if in_list else Verbatim(text)}
+    assert canonical_json(given_verbatim) == canonical_json(plain)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [float("nan"), float("-inf"), 2**64, datetime(2025, 1, 1, tzinfo=UTC), {1, 2}, b"bytes", {1: "x"}],
+)
+def test_the_rest_of_a_document_with_a_verbatim_member_is_still_checked(bad: Any) -> None:
+    footprint = Verbatim(b'{"coordinates":[[[0.5,1.0],[2.0,1.0],[2.0,3.0],[0.5,1.0]]],"type":"Polygon"}')
+    with pytest.raises(ValueError):
+        canonical_json({"overlap": {"footprint": footprint, "bad": bad}})
+    with pytest.raises(ValueError):
+        canonical_json({"overlap": [footprint, {"bad": [bad]}]})
+
+
+def test_a_verbatim_member_equals_its_text_only() -> None:
+    v = Verbatim(b'{"a":1}')
+    assert v == Verbatim(b'{"a":1}') and v == '{"a":1}'
+    assert v != Verbatim(b'{"a":2}') and v != '{"a":2}' and v != {"a": 1} and v != b'{"a":1}'
 
 
 ENTRY = {"kind": "conflict.opened", "conflict_id": "cfl_1", "parties": ["p1", "p2"], "revision": 3}

@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -383,3 +384,12 @@ def test_circles_drawn_off_the_frame_centre_stay_inside_and_within_tolerance(
     assert (d >= r - geodesy.OUTPUT_TOL_M).all()
     q = len(xy) - 1
     assert r * (1 - math.cos(math.pi / q)) <= geodesy.OUTPUT_TOL_M
+
+
+def test_a_drawn_polygon_is_never_given_non_finite_coordinates() -> None:
+    """The record embeds overlap polygons without reading them back (``core.record.Verbatim``): none may hold a
+    coordinate JSON cannot write."""
+    square = shapely.box(-1000.0, -1000.0, 1000.0, 1000.0)
+    assert np.isfinite(np.concatenate(rings.to_lonlat_rings(square, 10.0, 50.0)[0])).all()
+    with pytest.raises(ValueError, match="non-finite"):
+        rings.to_lonlat_rings(square, float("nan"), 50.0)

@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from deconfliction.core.model import Conflict, ObjectRef, Operation, Party, Role, Site
+from deconfliction.core.record import Verbatim
 from deconfliction.core.volumes import AltitudeBand, Volume4D
 
 
@@ -185,8 +186,10 @@ def site_public(site: Site) -> dict[str, Any]:
 
 def conflict_record(conflict: Conflict, secret: bytes) -> dict[str, Any]:
     """A conflict as the record keeps it: one document that both parties and the monitors may read. Each side's
-    object appears as the opaque ref the *other* side knows it by; acknowledgements carry their signatures."""
+    object appears as the opaque ref the *other* side knows it by; acknowledgements carry their signatures. The
+    overlap's polygon goes in as the canonical JSON its conflict row is also written with (see ``Overlap``)."""
     doc = _common(conflict)
+    doc["overlap"] = {**doc["overlap"], "footprint": Verbatim(conflict.overlap.footprint_json)}
     doc["acknowledgements"] = [
         {
             "party_id": a.party_id,

@@ -75,9 +75,48 @@ _INT64_MIN = -(1 << 63)
 # --- Canonical JSON and entry commitments ------------------------------------------------------------------------
 
 
+class Verbatim:
+    """A document member given already as canonical JSON (``text``), which ``canonical_json`` embeds as is.
+
+    Whoever makes one vouches that ``text`` is the canonical JSON of a value that holds only what canonical JSON
+    carries (see above): a conflict's overlap polygon, whose coordinates the core checks finite where it draws
+    them. The rest of the document is still checked, but without reading the member back: the polygon is most of a
+    conflict's document, and reading it back was most of what logging the conflict cost. A ``Verbatim`` equals
+    another with the same text, and its text as a string: that is how the check reads it back."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: bytes) -> None:
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Verbatim):
+            return self.text == other.text
+        if isinstance(other, str):
+            return other.encode() == self.text
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Verbatim({self.text[:40]!r}{'...' if len(self.text) > 40 else ''})"
+
+
+def _embed(value: Any) -> Any:
+    if isinstance(value, Verbatim):
+        return orjson.Fragment(value.text)
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def _as_text(value: Any) -> Any:
+    if isinstance(value, Verbatim):
+        return value.text.decode()
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
 def _check_json(value: Any, where: str) -> None:
     """Refuse every value canonical JSON does not carry one way only."""
-    if value is None or isinstance(value, str | bool):
+    if value is None or isinstance(value, str | bool | Verbatim):
         return
     if isinstance(value, int):
         if not _INT64_MIN <= value < _UINT64:
@@ -99,17 +138,26 @@ def _check_json(value: Any, where: str) -> None:
 
 def canonical_json(value: Mapping[str, Any]) -> bytes:
     """The one byte string for a JSON object: sorted keys, no whitespace, UTF-8 (see the module docstring).
+    Members may be given as :class:`Verbatim` canonical JSON, embedded as they are.
 
     Fast path: orjson writes it, and reading it back must give the value again. That round trip is what catches
     what orjson would otherwise coerce (NaN and infinities become null, a datetime a string); only then is the
     value walked, to refuse it with the path of the offending member (or to accept tuples, which read back as
-    lists)."""
+    lists). With verbatim members, what is read back is the document with each of them as a string."""
+    embedded = 0
+
+    def embed(member: Any) -> Any:
+        nonlocal embedded
+        embedded += 1
+        return _embed(member)
+
     try:
-        out = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        out = orjson.dumps(value, default=embed, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError as exc:  # a non-string key, an integer out of range, a lone surrogate…
         _check_json(value, "$")
         raise ValueError(f"not canonical JSON: {exc}") from exc
-    if orjson.loads(out) != value:
+    check = orjson.dumps(value, default=_as_text, option=orjson.OPT_SORT_KEYS) if embedded else out
+    if orjson.loads(check) != value:
         _check_json(value, "$")
     return out
 

@@ -159,6 +159,8 @@ def to_lonlat_rings(geom: Any, lon0: float, lat0: float, tol: float = OUTPUT_TOL
         xy = np.concatenate(xys)
     lon, lat = unproject(lon0, lat0, np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]))
     lonlat = np.stack((lon, lat), axis=1)
+    if not np.isfinite(lonlat).all():  # JSON has no form for them, and the record embeds overlaps unchecked
+        raise ValueError(f"a drawn polygon has non-finite coordinates (frame at {lon0}, {lat0})")
     ends = np.cumsum([len(c) for c in xys]).tolist()
     rings = [lonlat[e - len(c) : e] for c, e in zip(xys, ends, strict=True)]
     out, i = [], 0

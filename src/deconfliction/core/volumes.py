@@ -11,6 +11,7 @@ Overlap is decided time first, then altitude, then a cheap bounding-cap test, th
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from enum import StrEnum
 from typing import Any, Literal, NoReturn, cast
 
 import numpy as np
+import orjson
 
 from deconfliction.core import geodesy as geo
 from deconfliction.core import rings
@@ -165,10 +167,20 @@ class Volume4D:
 
 @dataclass(frozen=True, slots=True)
 class Overlap:
-    footprint: dict[str, Any]  # GeoJSON Polygon/MultiPolygon: buffer(a, h/2) ∩ buffer(b, h/2)
+    # GeoJSON Polygon/MultiPolygon: buffer(a, h/2) ∩ buffer(b, h/2). Only lists and finite floats under its
+    # "coordinates" (checked where it is drawn, or read from JSON): the record embeds its JSON unchecked.
+    footprint: dict[str, Any]
     altitude_a: AltitudeBand | None  # the overlapping band in a's reference
     altitude_b: AltitudeBand | None  # ... and in b's
     time: TimeWindow
+    _footprint_json: bytes | None = dataclasses.field(default=None, init=False, compare=False, repr=False)
+
+    @property
+    def footprint_json(self) -> bytes:
+        """The footprint's canonical JSON (sorted keys), written once for the conflict's row and its record entry."""
+        if self._footprint_json is None:
+            object.__setattr__(self, "_footprint_json", orjson.dumps(self.footprint, option=orjson.OPT_SORT_KEYS))
+        return cast(bytes, self._footprint_json)
 
 
 # --- parsing ------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from deconfliction.core.disclosure import conflict_record, operation_public, same_side
 from deconfliction.core.errors import Forbidden, InvalidTransition, InvalidVolume, NotFound, VersionConflict
@@ -27,6 +28,7 @@ class OperationDraft:
 class OperationResult:
     operation: Operation
     conflicts: list[Conflict]
+    public: dict[str, Any]  # the operation as its owner reads it at the change: what the record's entry shows
 
 
 def require_party_role(caller: Party, what: str) -> None:
@@ -53,9 +55,12 @@ def _unindex(hub: Hub, op: Operation) -> None:
         hub.index.remove((ObjectType.OPERATION, op.id, i))
 
 
-def _log(hub: Hub, tx: Tx, kind: str, op: Operation, owner: Party) -> None:
-    """The operation's entry in the record, shown in full to its owner and coalition partners only."""
-    tx.uow.record(tx.now, kind, op.id, operation_public(op, tx.now), hub.same_side_ids(owner))
+def _log(hub: Hub, tx: Tx, kind: str, op: Operation, owner: Party) -> dict[str, Any]:
+    """The operation's entry in the record, shown in full to its owner and coalition partners only; returns the
+    entry's document, which is also what the owner is answered (built once, not once for each)."""
+    public = operation_public(op, tx.now)
+    tx.uow.record(tx.now, kind, op.id, public, hub.same_side_ids(owner))
+    return public
 
 
 def declare(hub: Hub, tx: Tx, caller: Party, draft: OperationDraft) -> OperationResult:
@@ -73,10 +78,10 @@ def declare(hub: Hub, tx: Tx, caller: Party, draft: OperationDraft) -> Operation
         priority=draft.priority,
     )
     tx.uow.insert_operation(op)
-    _log(hub, tx, "operation.declared", op, caller)
+    public = _log(hub, tx, "operation.declared", op, caller)
     conflicts = reconcile(hub, tx, Subject(ObjectType.OPERATION, op.id, caller, op.volumes), True, Resolution.CHANGED)
     _index(hub, op, caller.coalition_id)
-    return OperationResult(op, conflicts)
+    return OperationResult(op, conflicts, public)
 
 
 def check(hub: Hub, tx: Tx, caller: Party, draft: OperationDraft) -> list[Conflict]:
@@ -132,12 +137,12 @@ def update(hub: Hub, tx: Tx, caller: Party, op_id: str, if_match: int, draft: Op
         updated_at=tx.now,
     )
     tx.uow.update_operation(changed)
-    _log(hub, tx, "operation.changed", changed, caller)
+    public = _log(hub, tx, "operation.changed", changed, caller)
     _unindex(hub, op)
     subject = Subject(ObjectType.OPERATION, op.id, caller, changed.volumes)
     conflicts = reconcile(hub, tx, subject, False, Resolution.CHANGED)
     _index(hub, changed, caller.coalition_id)
-    return OperationResult(changed, conflicts)
+    return OperationResult(changed, conflicts, public)
 
 
 def _stop(hub: Hub, tx: Tx, caller: Party, op_id: str, cancel: bool) -> OperationResult:
@@ -150,11 +155,11 @@ def _stop(hub: Hub, tx: Tx, caller: Party, op_id: str, cancel: bool) -> Operatio
         ended_at=None if cancel else tx.now,
     )
     tx.uow.update_operation(stopped)
-    _log(hub, tx, "operation.cancelled" if cancel else "operation.ended", stopped, caller)
+    public = _log(hub, tx, "operation.cancelled" if cancel else "operation.ended", stopped, caller)
     _unindex(hub, op)
     reason = Resolution.CANCELLED if cancel else Resolution.ENDED
     reconcile(hub, tx, Subject(ObjectType.OPERATION, op.id, caller, ()), False, reason)
-    return OperationResult(stopped, [])
+    return OperationResult(stopped, [], public)
 
 
 def cancel(hub: Hub, tx: Tx, caller: Party, op_id: str) -> OperationResult:

@@ -112,7 +112,7 @@ def volumes_loads(text: str) -> tuple[Volume4D, ...]:
 def overlap_dumps(overlap: Overlap) -> str:
     return orjson.dumps(
         {
-            "footprint": overlap.footprint,
+            "footprint": orjson.Fragment(overlap.footprint_json),
             "altitude_a": band_to_json(overlap.altitude_a),
             "altitude_b": band_to_json(overlap.altitude_b),
             "time": window_to_json(overlap.time),

@@ -35,9 +35,9 @@ from deconfliction.service.operations import OperationResult
 router = APIRouter(prefix="/v1/operations", tags=["operations"])
 
 
-def _body(hub: Hub, caller: Party, result: OperationResult, tx: Tx) -> dict[str, Any]:
+def _body(hub: Hub, caller: Party, result: OperationResult) -> dict[str, Any]:
     views = [hub.view(c, caller) for c in result.conflicts]
-    return {"operation": operation_public(result.operation, tx.now), "conflicts": [v for v in views if v]}
+    return {"operation": result.public, "conflicts": [v for v in views if v]}
 
 
 @router.post("", status_code=201, response_model=OperationResultPublic, openapi_extra=json_body(OperationCreate))
@@ -48,7 +48,7 @@ async def declare_operation(request: Request, caller: CurrentParty, hub: HubDep,
     draft = to_operation_draft(body, hub.limits)
 
     def run(tx: Tx) -> tuple[int, bytes]:
-        return 201, dumps(_body(hub, caller, operations.declare(hub, tx, caller, draft), tx))
+        return 201, dumps(_body(hub, caller, operations.declare(hub, tx, caller, draft)))
 
     status, content = await run_write(
         hub, lambda tx: hub.idempotent(tx, caller, key, lambda: ["declare", body.model_dump(mode="json")], run)
@@ -113,7 +113,7 @@ async def change_operation(
 
     def run(tx: Tx) -> tuple[int, bytes]:
         result = operations.update(hub, tx, caller, operation_id, version, draft)
-        return 200, dumps(_body(hub, caller, result, tx))
+        return 200, dumps(_body(hub, caller, result))
 
     status, content = await run_write(
         hub,
@@ -128,8 +128,7 @@ async def _stop(hub: Hub, caller: Party, operation_id: str, key: str | None, can
     use_case = operations.cancel if cancel else operations.end
 
     def run(tx: Tx) -> tuple[int, bytes]:
-        result = use_case(hub, tx, caller, operation_id)
-        return 200, dumps({"operation": operation_public(result.operation, tx.now)})
+        return 200, dumps({"operation": use_case(hub, tx, caller, operation_id).public})
 
     status, content = await run_write(
         hub, lambda tx: hub.idempotent(tx, caller, key, lambda: ["cancel" if cancel else "end", operation_id], run)
