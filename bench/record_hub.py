@@ -88,7 +88,7 @@ def switch_record_off() -> None:
 
     import deconfliction.service.hub as hub_module
 
-    hub_module.conflict_record = lambda conflict, secret: {}  # type: ignore[attr-defined]
+    hub_module.conflict_record = lambda conflict, secret, common=None: {}  # type: ignore[attr-defined]
     AuditQueries.record = record  # type: ignore[method-assign]
     AuditLog.begin = begin  # type: ignore[method-assign]
     AuditLog.seal = seal  # type: ignore[method-assign]

@@ -79,7 +79,9 @@ def _acks(conflict: Conflict) -> list[dict[str, Any]]:
     ]
 
 
-def _common(conflict: Conflict) -> dict[str, Any]:
+def conflict_common(conflict: Conflict) -> dict[str, Any]:
+    """The fields of a conflict that its record entry and every view of it show alike. Made once for all of them
+    when a change is published (``common`` below): each takes a copy, with what it changes copied again."""
     ov = conflict.overlap
     return {
         "id": conflict.id,
@@ -98,17 +100,27 @@ def _common(conflict: Conflict) -> dict[str, Any]:
     }
 
 
+def _copy(common: dict[str, Any] | None, conflict: Conflict) -> dict[str, Any]:
+    if common is None:
+        return conflict_common(conflict)
+    return {**common, "overlap": {**common["overlap"]}}
+
+
 def conflict_view(
-    conflict: Conflict, viewer: Party, parties: Mapping[str, Party], secret: bytes
+    conflict: Conflict,
+    viewer: Party,
+    parties: Mapping[str, Party],
+    secret: bytes,
+    common: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """The conflict as ``viewer`` may see it, or None when the viewer is not entitled to it at all."""
     if viewer.role is Role.MONITOR:
-        return _monitor_view(conflict, parties, viewer, secret)
+        return _monitor_view(conflict, parties, viewer, secret, common)
     sides = conflict.side_of(viewer.id)
     if sides is None:
         return None
     mine, other = sides
-    view = _common(conflict)
+    view = _copy(common, conflict)
     view["your_object"] = {"type": str(mine.type), "id": mine.id, "volume": mine.volume}
     other_party = parties.get(other.party_id)
     view["other_party"] = {"id": other.party_id, "name": other_party.name if other_party else None}
@@ -119,8 +131,10 @@ def conflict_view(
     return view
 
 
-def _monitor_view(conflict: Conflict, parties: Mapping[str, Party], viewer: Party, secret: bytes) -> dict[str, Any]:
-    view = _common(conflict)
+def _monitor_view(
+    conflict: Conflict, parties: Mapping[str, Party], viewer: Party, secret: bytes, common: dict[str, Any] | None
+) -> dict[str, Any]:
+    view = _copy(common, conflict)
     view["parties"] = [
         {
             "id": side.party_id,
@@ -184,12 +198,12 @@ def site_public(site: Site) -> dict[str, Any]:
     }
 
 
-def conflict_record(conflict: Conflict, secret: bytes) -> dict[str, Any]:
+def conflict_record(conflict: Conflict, secret: bytes, common: dict[str, Any] | None = None) -> dict[str, Any]:
     """A conflict as the record keeps it: one document that both parties and the monitors may read. Each side's
     object appears as the opaque ref the *other* side knows it by; acknowledgements carry their signatures. The
     overlap's polygon goes in as the canonical JSON its conflict row is also written with (see ``Overlap``)."""
-    doc = _common(conflict)
-    doc["overlap"] = {**doc["overlap"], "footprint": Verbatim(conflict.overlap.footprint_json)}
+    doc = _copy(common, conflict)
+    doc["overlap"]["footprint"] = Verbatim(conflict.overlap.footprint_json)
     doc["acknowledgements"] = [
         {
             "party_id": a.party_id,

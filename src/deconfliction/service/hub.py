@@ -20,7 +20,7 @@ import orjson
 from deconfliction.channel.events import EventLog, Listeners
 from deconfliction.config import Settings
 from deconfliction.core.alerts import AlertBook
-from deconfliction.core.disclosure import conflict_record, conflict_view, same_side
+from deconfliction.core.disclosure import conflict_common, conflict_record, conflict_view, same_side
 from deconfliction.core.errors import DeconflictionError, InvalidInput
 from deconfliction.core.index import Envelope, Key, SpatioTemporalIndex
 from deconfliction.core.line import Delivery, Endpoint
@@ -287,13 +287,14 @@ class Hub:
         """Append the event to the log of both parties and every monitor, each with its own view. With ``notify``
         the event carries the conflict's notice to the two parties: each of their endpoints gets a delivery record.
         """
+        common = conflict_common(conflict)
         self.announce(
             tx,
             type_,
             conflict.id,
-            conflict_record(conflict, self.secret),
+            conflict_record(conflict, self.secret, common),
             conflict.party_ids,
-            lambda pid: self.view(conflict, self.party(tx.uow, pid)),
+            lambda pid: conflict_view(conflict, self.party(tx.uow, pid), self.parties, self.secret, common),
             notice=notify,
         )
 
