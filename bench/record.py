@@ -14,8 +14,10 @@ by no-ops in that process (``--no-record``, see its docstring). (a) One client, 
 closed loop: ``--declarations`` (default 4,000), 80 % from ``bench.scenario``'s non-overlapping stream and 20 %
 from its heavily overlapping one (~20 conflicts each), shuffled, each with its party's token, sent in 40 chunks
 (~100 declarations, ~0.6 s each), each chunk to both hubs in ABBA order, so both get the same declarations in the
-same order and the machine's drift (±20 % within minutes here) cancels;
-latency from sending to the answer read, hub CPU from ``/proc``, and the other processes' CPU. (b) wrk as
+same order and the machine's drift (±20 % within minutes here) cancels, after 1,000 more declarations (the same mix,
+not timed) to each hub: a hub just started reads from disk the pages it writes to, and that cost the hub with the
+record, which writes more, more than the other (the first 1,000 declarations at 1M: +31 % heavily overlapping,
+against +12 % for the next 1,000); latency from sending to the answer read, hub CPU from ``/proc``, and the other processes' CPU. (b) wrk as
 ``bench/http.py`` runs it (2 threads, 16 connections, its Lua script) per stream: a 2 s warm-up per hub, then
 ``--wrk-duration`` s runs in the order on, off, off, on. The verdict is on the median of (a) per stream: p99 over a
 few hundred samples moves ±15-25 % between runs on this machine (bench/NOTES.md), more than the effect measured.
@@ -330,10 +332,14 @@ class Busy:
 
 
 CHUNKS = 40  # a multiple of 4, for ABBA
+WARM_UP = 1000  # declarations to each hub before the timed ones, not timed (80 % non-overlapping, as timed)
 
 
-def sequential(hubs: dict[str, Any], bodies: list[tuple[str, bytes, str]], on_db: Path) -> dict[str, Any]:
-    """Every declaration to both hubs, in ``CHUNKS`` chunks sent in ABBA order, one keep-alive connection per hub."""
+def sequential(
+    hubs: dict[str, Any], bodies: list[tuple[str, bytes, str]], warm_up: list[tuple[str, bytes, str]], on_db: Path
+) -> dict[str, Any]:
+    """Every declaration to both hubs, in ``CHUNKS`` chunks sent in ABBA order, one keep-alive connection per hub,
+    after the ``warm_up`` declarations (not timed) to each."""
     streams = ("non_overlapping", "heavily_overlapping")
     lat: dict[str, dict[str, list[float]]] = {h: {s: [] for s in streams} for h in hubs}
     conflicts = {h: dict.fromkeys(streams, 0) for h in hubs}
@@ -342,6 +348,10 @@ def sequential(hubs: dict[str, Any], bodies: list[tuple[str, bytes, str]], on_db
     clients = {h: Client(port, "") for h, (_, port) in hubs.items()}
     for c in clients.values():  # one request each first: neither pays for opening its connection in the figures
         c.request("GET", "/healthz")
+    for _, body, token in warm_up:  # a hub just started reads the pages it writes from disk at first
+        for c in clients.values():
+            if c.request("POST", "/v1/operations", body, token)[0] != 201:
+                raise SystemExit("a warm-up declaration was refused")
     entries0, heads0 = log_counts(on_db)
     size = -(-len(bodies) // CHUNKS)
     for k in range(CHUNKS):
@@ -409,18 +419,20 @@ def overhead(
     scenario = Scenario(volumes=volumes, parties=len(tokens))
     heavy_n = declarations // 5
     quiet, busy = scenario.non_overlapping(4000), scenario.heavily_overlapping(max(heavy_n, 1000))
-    rows = [("non_overlapping", v, p) for v, p in zip(quiet.to_api(), quiet.party.tolist(), strict=True)]
-    rows = rows[: declarations - heavy_n]
-    rows += [("heavily_overlapping", v, p) for v, p in zip(busy.to_api(), busy.party.tolist(), strict=True)][:heavy_n]
-    random.Random(7).shuffle(rows)
-    bodies = [(stream, orjson.dumps({"volumes": [vol]}), tokens[party]) for stream, vol, party in rows]
+    quiet_rows = [("non_overlapping", v, p) for v, p in zip(quiet.to_api(), quiet.party.tolist(), strict=True)]
+    busy_rows = [("heavily_overlapping", v, p) for v, p in zip(busy.to_api(), busy.party.tolist(), strict=True)]
+    rows = quiet_rows[: declarations - heavy_n] + busy_rows[:heavy_n]
+    warm = quiet_rows[declarations - heavy_n :][: WARM_UP * 4 // 5] + busy_rows[heavy_n:][: WARM_UP // 5]
+    for r in (rows, warm):
+        random.Random(7).shuffle(r)
+    bodies, warm_up = ([(s, orjson.dumps({"volumes": [v]}), tokens[p]) for s, v, p in r] for r in (rows, warm))
     proc_on, port_on, on_db = on
     off_db = Path(shutil.copy(db, tmp / "off.db"))
     proc_off, startup_off = start_hub(off_db, port_off := free_port(), tmp / "off.log", record=False)
     hubs = {"on": (proc_on, port_on), "off": (proc_off, port_off)}
     try:
         result: dict[str, Any] = {"declarations": len(bodies), "startup_off_s": startup_off}
-        result["sequential"] = sequential(hubs, bodies, on_db)
+        result["sequential"] = sequential(hubs, bodies, warm_up, on_db)
         script = tmp / "declare.lua"
         script.write_text(LUA)
         result["wrk"] = {}
