@@ -15,9 +15,10 @@ closed loop: ``--declarations`` (default 4,000), 80 % from ``bench.scenario``'s 
 from its heavily overlapping one (~20 conflicts each), shuffled, each with its party's token, sent in 40 chunks
 (~100 declarations, ~0.6 s each), each chunk to both hubs in ABBA order, so both get the same declarations in the
 same order and the machine's drift (±20 % within minutes here) cancels, after 1,000 more declarations (the same mix,
-not timed) to each hub: a hub just started reads from disk the pages it writes to, and that cost the hub with the
-record, which writes more, more than the other (the first 1,000 declarations at 1M: +31 % heavily overlapping,
-against +12 % for the next 1,000); latency from sending to the answer read, hub CPU from ``/proc``, and the other processes' CPU. (b) wrk as
+not timed) to each hub: a hub just started reads from disk the pages it writes to, which costs the hub with the
+record (it writes more) more than the other (the first 1,000 declarations after start-up at 1M: +26 and +31 %
+heavily overlapping, against +12 % for the next 1,000); latency from sending to the answer read, hub CPU from
+``/proc``, and the other processes' CPU. (b) wrk as
 ``bench/http.py`` runs it (2 threads, 16 connections, its Lua script) per stream: a 2 s warm-up per hub, then
 ``--wrk-duration`` s runs in the order on, off, off, on. The verdict is on the median of (a) per stream: p99 over a
 few hundred samples moves ±15-25 % between runs on this machine (bench/NOTES.md), more than the effect measured.

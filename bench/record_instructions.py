@@ -123,6 +123,11 @@ def main() -> None:
 
     base, tokens = volumes_db(10_000)
     db = build_record(base, tokens, 20_000)
+    print(
+        "Instructions per declaration (`python -m bench.record_instructions`: in-process at 10,000 volumes and a "
+        "20,000-entry log, one transaction each, no fsync, under callgrind; `libcrypto` is overstated, see its "
+        "docstring):\n"
+    )
     print("| stream | declarations | record on, M instr/decl | off | record's share | of it in libcrypto |")
     print("|---|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:

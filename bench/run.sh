@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark of docs/benchmarks.md in one run, then the report:  bench/run.sh [VOLUMES] [QUERIES]
-# Needs wrk and PostgreSQL 15 + PostGIS (apt-get install -y wrk postgresql-15-postgis-3).
+# Needs wrk, valgrind and PostgreSQL 15 + PostGIS (apt-get install -y wrk valgrind postgresql-15-postgis-3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-1000000}"
@@ -25,6 +25,8 @@ $PY -m bench.line --json "$OUT/line.json"
 # The record (two hubs on copies of the stored set + a 1M-entry log, with and without the record; a 1M-entry bundle
 # exported and verified; inclusion proofs served). The log is built once (~75 s) and cached in /tmp; ~5 min
 $PY -m bench.record --volumes "$N" --json > "$OUT/record.json"
+# ... and what it adds counted in instructions under callgrind (deterministic, unlike the latencies), ~3 min
+$PY -m bench.record_instructions > "$OUT/record_instructions.md"
 # Live tracks: ingest (its own fresh hubs: 8 connections posting batches of 1,000 reports, then streaming NDJSON;
 # as shipped and with the tactical pass out of the way; py-spy on the first), ~2 min
 $PY -m bench.ingest --profile 10 --json "$OUT/ingest.json"
@@ -34,7 +36,8 @@ $PY bench/tactical.py > "$OUT/tactical.txt"
 $PY -m bench.map --json "$OUT/map.json"
 $PY -m bench.report --volumes "$N" --queries "$Q" > docs/benchmarks.md
 # Generated tables, each followed by its hand-written analysis (bench/notes/: update them with the figures)
-{ echo; $PY -m bench.record --markdown "$OUT/record.json"; echo; cat bench/notes/record.md; } >> docs/benchmarks.md
+{ echo; $PY -m bench.record --markdown "$OUT/record.json"; echo; cat "$OUT/record_instructions.md"; echo;
+  cat bench/notes/record.md; } >> docs/benchmarks.md
 { echo; cat bench/notes/detection.md; echo; echo '```'; cat "$OUT/tactical.txt"; echo '```'; } >> docs/benchmarks.md
 { echo; $PY -m bench.ingest --markdown "$OUT/ingest.json"; echo; cat bench/notes/ingest.md; } >> docs/benchmarks.md
 { echo; $PY -m bench.map --markdown "$OUT/map.json"; echo; cat bench/notes/map.md; } >> docs/benchmarks.md
