@@ -13,7 +13,9 @@ does, which is also UTF-8 byte order), no whitespace, strings unescaped except w
 objects with string keys, arrays (lists or tuples), strings, booleans, null, integers in [-2^63, 2^64) and finite
 floats; anything else, NaN and infinities included, is refused rather than coerced. Numbers are written as
 Python holds them: ``1`` and ``1.0`` are different documents (this is not RFC 8785 JCS, which would merge them),
-so callers keep a field's type stable; times and ids belong in integers and strings.
+so callers keep a field's type stable; times and ids belong in integers and strings. A member may also be given
+already written, as ``Verbatim`` canonical JSON that its maker vouches for (a conflict's overlap polygon); the rest
+of the document is checked as ever.
 
 **Signed tree heads.** ``TreeHead.signed_bytes()`` is RFC 9162 §4.10's ``TreeHeadDataV2`` in TLS encoding, 51
 bytes, all integers big-endian::
