@@ -104,12 +104,6 @@ class Verbatim:
         return f"Verbatim({self.text[:40]!r}{'...' if len(self.text) > 40 else ''})"
 
 
-def _embed(value: Any) -> Any:
-    if isinstance(value, Verbatim):
-        return orjson.Fragment(value.text)
-    raise TypeError(f"{type(value).__name__} is not a JSON value")
-
-
 def _as_text(value: Any) -> Any:
     if isinstance(value, Verbatim):
         return value.text.decode()
@@ -146,12 +140,14 @@ def canonical_json(value: Mapping[str, Any]) -> bytes:
     what orjson would otherwise coerce (NaN and infinities become null, a datetime a string); only then is the
     value walked, to refuse it with the path of the offending member (or to accept tuples, which read back as
     lists). With verbatim members, what is read back is the document with each of them as a string."""
-    embedded = 0
+    embedded = False
 
     def embed(member: Any) -> Any:
         nonlocal embedded
-        embedded += 1
-        return _embed(member)
+        if isinstance(member, Verbatim):
+            embedded = True
+            return orjson.Fragment(member.text)
+        raise TypeError(f"{type(member).__name__} is not a JSON value")
 
     try:
         out = orjson.dumps(value, default=embed, option=orjson.OPT_SORT_KEYS)

@@ -280,8 +280,8 @@ class Hub:
 
     # -- events and views ---
 
-    def view(self, conflict: Conflict, viewer: Party) -> dict[str, Any] | None:
-        return conflict_view(conflict, viewer, self.parties, self.secret)
+    def view(self, conflict: Conflict, viewer: Party, common: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        return conflict_view(conflict, viewer, self.parties, self.secret, common)
 
     def publish(self, tx: Tx, type_: str, conflict: Conflict, notify: bool = False) -> None:
         """Append the event to the log of both parties and every monitor, each with its own view. With ``notify``
@@ -294,7 +294,7 @@ class Hub:
             conflict.id,
             conflict_record(conflict, self.secret, common),
             conflict.party_ids,
-            lambda pid: conflict_view(conflict, self.party(tx.uow, pid), self.parties, self.secret, common),
+            lambda pid: self.view(conflict, self.party(tx.uow, pid), common),
             notice=notify,
         )
 
