@@ -2,8 +2,9 @@
 
 Copies a database made by ``bench.load`` (so every run starts from the same stored set), starts the hub on it with
 its defaults (SQLite WAL, ``synchronous=FULL``: every 201 is fsynced), waits for the index to be rebuilt, then
-for each stream of ``bench.scenario`` runs wrk (C, 2 threads, N connections, closed loop) for a fixed time,
-cycling through the stream's declarations with each declaration's party token. Reports throughput and latency
+for each stream of ``bench.scenario`` and each placement of hub and wrk on the cores (``placements``) runs wrk (C,
+2 threads, N connections, closed loop) for a fixed time, cycling through the stream's declarations with each
+declaration's party token; every run has its own hub on its own copy. Reports throughput and latency
 percentiles as wrk measured them, the 201 / other counts, and the conflicts per declaration (from a sample).
 
     .venv/bin/python -m bench.http --db /tmp/bench.db --tokens /tmp/bench-tokens.json --duration 10
@@ -62,13 +63,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_hub(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_hub(db: Path, port: int, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     with log.open("wb") as sink:
         proc = subprocess.Popen(
             [sys.executable, "-m", "deconfliction", "serve", "--db", str(db), "--port", str(port)],
             stdout=sink,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "DECONFLICTION_SWEEP_INTERVAL_S": "3600"},
+            env={**os.environ, "DECONFLICTION_SWEEP_INTERVAL_S": "3600", **(env or {})},
         )
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
@@ -116,9 +117,28 @@ def tree_cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(cpu - before.get(p, 0.0) for p, cpu in after.items())
 
 
-def run_wrk(url: str, bodies: Path, script: Path, connections: int, duration: int) -> dict[str, float]:
+def placements() -> dict[str, tuple[dict[str, str], list[str]]]:
+    """Where the hub and wrk run, by name: the hub's settings and the prefix of the wrk command.
+
+    ``own_core``: the hub on the last core (``DECONFLICTION_CPU``), wrk on the others, as clients on other
+    machines would be. ``shipped``: the hub's default (it keeps to the core it starts on) and wrk wherever the
+    system puts it, sometimes on the hub's core. ``any_core``: the hub not kept to one core (as before
+    ``DECONFLICTION_CPU`` existed)."""
+    cores = sorted(os.sched_getaffinity(0))
+    others = cores[:-1] or cores
+    return {
+        "own_core": ({"DECONFLICTION_CPU": str(cores[-1])}, ["taskset", "-c", ",".join(map(str, others))]),
+        "shipped": ({}, []),
+        "any_core": ({"DECONFLICTION_CPU": "off"}, []),
+    }
+
+
+def run_wrk(
+    url: str, bodies: Path, script: Path, connections: int, duration: int, prefix: list[str] | None = None
+) -> dict[str, float]:
     out = subprocess.run(
         [
+            *(prefix or []),
             "wrk",
             "-t2",
             f"-c{connections}",
@@ -153,6 +173,35 @@ def run_wrk(url: str, bodies: Path, script: Path, connections: int, duration: in
     }
 
 
+def _run_stream(
+    args: argparse.Namespace, tmp: Path, bodies: Path, script: Path, env: dict[str, str], prefix: list[str], token: str
+) -> dict[str, Any]:
+    """One stream against a fresh hub on a fresh copy of the stored set."""
+    db = tmp / "hub.db"
+    shutil.copy(args.db, db)
+    port = free_port()
+    t0 = time.perf_counter()
+    proc = start_hub(db, port, tmp / "hub.log", env)
+    startup = time.perf_counter() - t0
+    try:
+        url = f"http://127.0.0.1:{port}"
+        run_wrk(url, bodies, script, args.connections, 2, prefix)  # warm-up, not reported
+        cpu0 = cpu_s(proc.pid)
+        res: dict[str, Any] = dict(run_wrk(url, bodies, script, args.connections, args.duration, prefix))
+        res["hub_cpu_ms_per_request"] = 1000 * (cpu_s(proc.pid) - cpu0) / max(res["requests"], 1)
+        res["startup_s"] = startup
+        res["rss_mb"] = rss_mb(proc.pid)
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+            sample = client.get("/v1/conflicts", params={"limit": 1000}).json()["conflicts"]
+        res["conflicts_seen_by_party0"] = len(sample)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
+    return res
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", type=Path, required=True)
@@ -172,43 +221,27 @@ def main() -> None:
         tmp = Path(tmp_dir)
         script = tmp / "declare.lua"
         script.write_text(LUA)
-        for name, columns in (
+        streams = (
             ("non_overlapping", scenario.non_overlapping(4000)),
             ("heavily_overlapping", scenario.heavily_overlapping(4000)),
-        ):
-            db = tmp / "hub.db"
-            shutil.copy(args.db, db)
+        )
+        for name, columns in streams:
             bodies = tmp / f"{name}.tsv"
             with bodies.open("w") as f:
                 for vol, party in zip(columns.to_api(), columns.party.tolist(), strict=True):
                     f.write(f"{tokens[party]}\t{json.dumps({'volumes': [vol]})}\n")
-            port = free_port()
-            t0 = time.perf_counter()
-            proc = start_hub(db, port, tmp / f"{name}.log")
-            startup = time.perf_counter() - t0
-            try:
-                url = f"http://127.0.0.1:{port}"
-                run_wrk(url, bodies, script, args.connections, 2)  # warm-up, not reported
-                cpu0 = cpu_s(proc.pid)
-                res = run_wrk(url, bodies, script, args.connections, args.duration)
-                res["hub_cpu_ms_per_request"] = 1000 * (cpu_s(proc.pid) - cpu0) / max(res["requests"], 1)
-                res["startup_s"] = startup
-                res["rss_mb"] = rss_mb(proc.pid)
-                with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {tokens[0]}"}) as client:
-                    sample = client.get("/v1/conflicts", params={"limit": 1000}).json()["conflicts"]
-                res["conflicts_seen_by_party0"] = len(sample)
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=30)
-                for suffix in ("", "-wal", "-shm"):
-                    Path(str(db) + suffix).unlink(missing_ok=True)
-            results[name] = res
-            print(
-                f"{name:>20}: {res['per_s']:.0f} decl/s, p50 {res['p50_ms']:.1f} p90 {res['p90_ms']:.1f} "
-                f"p99 {res['p99_ms']:.1f} max {res['max_ms']:.0f} ms, non-2xx {res['non_2xx']}, "
-                f"socket errors {res['socket_errors']}; hub CPU {res['hub_cpu_ms_per_request']:.2f} ms/request, "
-                f"RSS {res['rss_mb']:.0f} MB, start {startup:.1f} s"
-            )
+            results[name] = {}
+            for placement, (env, prefix) in placements().items():
+                res = _run_stream(args, tmp, bodies, script, env, prefix, tokens[0])
+                results[name][placement] = res
+                print(
+                    f"{name:>20} {placement:>9}: {res['per_s']:.0f} decl/s, p50 {res['p50_ms']:.1f} "
+                    f"p90 {res['p90_ms']:.1f} p99 {res['p99_ms']:.1f} max {res['max_ms']:.0f} ms, "
+                    f"non-2xx {res['non_2xx']}, socket errors {res['socket_errors']}; "
+                    f"hub CPU {res['hub_cpu_ms_per_request']:.2f} ms/request, RSS {res['rss_mb']:.0f} MB, "
+                    f"start {res['startup_s']:.1f} s",
+                    flush=True,
+                )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

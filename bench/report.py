@@ -155,18 +155,23 @@ def main() -> None:
         "",
         f"`bench/http.py`: `deconfliction serve` (SQLite WAL, synchronous=FULL: every 201 is fsynced) on the same "
         f"stored set, wrk on loopback with 2 threads and {http['connections']} connections, closed loop, "
-        f"{http['duration_s']} s per stream after a 2 s warm-up, each declaration with its party's token.",
+        f"{http['duration_s']} s per stream after a 2 s warm-up, each declaration with its party's token, each run "
+        "on its own hub and copy. Placement (`bench.http.placements`): `own_core`, the hub on one core and wrk on the "
+        "other, as remote clients would be; `shipped`, the hub's default (it keeps to the core it starts on) with wrk "
+        "wherever the system puts it, at times on the hub's core; `any_core`, the hub not kept to one core "
+        "(`DECONFLICTION_CPU=off`, the behaviour before that setting).",
         "",
-        "| stream | declarations/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | hub CPU ms/decl | hub RSS MB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| stream | placement | declarations/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | hub CPU ms/decl "
+        "| hub RSS MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for stream in STREAMS:
-        h = http[stream]
-        lines.append(
-            f"| {stream} | {h['per_s']:.0f} | {h['p50_ms']:.1f} | {h['p90_ms']:.1f} | {h['p99_ms']:.1f} | "
-            f"{h['max_ms']:.0f} | {h['non_2xx']} | {h.get('hub_cpu_ms_per_request', float('nan')):.2f} | "
-            f"{h['rss_mb']:.0f} |"
-        )
+        for placement, h in http[stream].items():
+            lines.append(
+                f"| {stream} | {placement} | {h['per_s']:.0f} | {h['p50_ms']:.1f} | {h['p90_ms']:.1f} | "
+                f"{h['p99_ms']:.1f} | {h['max_ms']:.0f} | {h['non_2xx']} | {h['hub_cpu_ms_per_request']:.2f} | "
+                f"{h['rss_mb']:.0f} |"
+            )
     if (RESULTS / "line.json").exists():
         lines += ["", *line_section(_load("line.json"))]
     print("\n".join(lines))

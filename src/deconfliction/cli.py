@@ -30,6 +30,7 @@ from deconfliction.service import admin, audit, endpoints
 from deconfliction.service.endpoints import EndpointDraft
 from deconfliction.service.hub import Hub, utcnow
 from deconfliction.service.timeline import timeline
+from deconfliction.service.workers import keep_on_one_core
 from deconfliction.store.port import UnitOfWork
 from deconfliction.store.sql import SqlStore
 
@@ -52,6 +53,13 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _open_hub(settings: Settings) -> Hub:
+    """The hub to serve, on the one core it will run on (``service.workers.keep_on_one_core``)."""
+    try:
+        core = keep_on_one_core(settings.cpu)
+    except ValueError as e:
+        raise _fail(f"DECONFLICTION_CPU: {e}") from e
+    if core is not None:
+        err.print(f"on CPU core {core} (DECONFLICTION_CPU=off lets the system move it)")
     return Hub(SqlStore.sqlite(settings.db, settings.sqlite_synchronous), settings)
 
 

@@ -82,3 +82,8 @@ class Settings(BaseSettings):
     )
     tactical_vertical_m: float = Field(304.8, gt=0, description="Vertical separation minimum of live tracks (m).")
     tactical_same_party: bool = Field(False, description="Whether a party's own tracks are checked against each other.")
+    cpu: str = Field(
+        "auto",
+        pattern=r"^(auto|off|[0-9]+)$",
+        description="The one CPU core the hub's threads run on: auto (the core it starts on), a number, or off.",
+    )

@@ -1,5 +1,12 @@
 """The hub's worker processes: pure work that is large and needs no state, run beside the hub's one GIL (the
-pairwise detector, the parsing of position-report batches)."""
+pairwise detector, the parsing of position-report batches); and the one core the hub itself runs on.
+
+The hub's Python runs under one GIL, so it never uses more than one core for it; but its two busy threads (the
+event loop and the writer) hand the GIL back and forth thousands of times a second, and on two cores every hand-over
+wakes the other core. Kept on one core, the same hand-over is a plain context switch: over HTTP the hub then did
+20–30 % more non-overlapping declarations per second for 25 % less CPU each (bench/NOTES.md, "One core"). Its worker
+processes are made for the other cores, so they get back the cores the hub had.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,10 @@ import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+# The cores this process could use before ``keep_on_one_core`` narrowed it: the worker processes' cores.
+_worker_cores: set[int] | None = None
 
 
 def exit_with_parent(parent_pid: int) -> None:
@@ -22,11 +33,45 @@ def exit_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
+def _start_worker(parent_pid: int, cores: set[int] | None) -> None:
+    if cores:
+        os.sched_setaffinity(0, cores)
+    exit_with_parent(parent_pid)
+
+
 def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """``workers`` processes, started on first use ("spawn": never fork a threaded hub), that end with the hub."""
+    """``workers`` processes, started on first use ("spawn": never fork a threaded hub), that end with the hub and
+    run on every core the hub could use before it kept to one."""
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=exit_with_parent,
-        initargs=(os.getpid(),),
+        initializer=_start_worker,
+        initargs=(os.getpid(), _worker_cores),
     )
+
+
+def _current_core() -> int:
+    """The core this thread is running on (Linux: field 39 of ``/proc/thread-self/stat``)."""
+    stat = Path("/proc/thread-self/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[36])
+
+
+def keep_on_one_core(choice: str) -> int | None:
+    """Run every thread of this process, now and later, on one core (``Settings.cpu``: "auto" for the core it is on
+    now, a core number, or "off"). Returns the core, or None where it does nothing: "off", one core only, or a
+    system without CPU affinity. A core this process may not use is a ValueError."""
+    global _worker_cores
+    if choice == "off" or not hasattr(os, "sched_setaffinity"):
+        return None
+    cores = os.sched_getaffinity(0)
+    if choice == "auto":
+        if len(cores) < 2:
+            return None
+        core = _current_core()
+        core = core if core in cores else min(cores)
+    elif (core := int(choice)) not in cores:
+        raise ValueError(f"cpu {core} is not a core this process may run on (it may use {sorted(cores)})")
+    _worker_cores = cores
+    for task in os.listdir("/proc/self/task"):  # a thread's affinity is its own: set it for those running already
+        os.sched_setaffinity(int(task), {core})
+    return core
