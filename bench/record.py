@@ -18,7 +18,7 @@ same order and the machine's drift (±20 % within minutes here) cancels, after 1
 not timed) to each hub: a hub just started reads from disk the pages it writes to, which costs the hub with the
 record (it writes more) more than the other (the first 1,000 declarations after start-up at 1M: +26 and +31 %
 heavily overlapping, against +12 % for the next 1,000); latency from sending to the answer read, hub CPU from
-``/proc``, and the other processes' CPU. (b) wrk as
+``/proc``, and the other processes' CPU. Hubs run on one core and every wrk on the others (``WRK``). (b) wrk as
 ``bench/http.py`` runs it (2 threads, 16 connections, its Lua script) per stream: a 2 s warm-up per hub, then
 ``--wrk-duration`` s runs in the order on, off, off, on. The verdict is on the median of (a) per stream: p99 over a
 few hundred samples moves ±15-25 % between runs on this machine (bench/NOTES.md), more than the effect measured.
@@ -63,7 +63,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from bench.http import LUA, cpu_s, free_port, run_wrk
+from bench.http import LUA, cpu_s, free_port, placements, run_wrk
 from bench.inprocess import rss_mb
 from bench.line import machine_busy_s, stop_hub
 from bench.load import load
@@ -90,7 +90,10 @@ GOAL_PROOF_MS = 1.0
 HOST = "127.0.0.1"
 HISTORY_START = datetime(2026, 11, 20, tzinfo=UTC)
 BATCH = 1000
-HUB_ENV = {"DECONFLICTION_SWEEP_INTERVAL_S": "3600"}
+# Hubs on one core and wrk on the others (``bench.http.placements``, "own_core"): wrk landing on a hub's core now
+# and then moved throughput by ±20 % between runs of one build.
+_HUB_CORE, WRK = placements()["own_core"]
+HUB_ENV = {"DECONFLICTION_SWEEP_INTERVAL_S": "3600", **_HUB_CORE}
 # wrk with one connection, one request at a time: round trips timed by a C client (args: path size token).
 PROOF_LUA = r"""
 local path, size, token
@@ -392,11 +395,11 @@ def under_load(hubs: dict[str, Any], stream: str, tsv: Path, script: Path, wrk_s
     """wrk on each hub: a 2 s warm-up each, then runs in the order on, off, off, on."""
     runs: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
     for _, port in hubs.values():
-        run_wrk(f"http://{HOST}:{port}", tsv, script, 16, 2)  # warm-up, not reported
+        run_wrk(f"http://{HOST}:{port}", tsv, script, 16, 2, WRK)  # warm-up, not reported
     for h in ("on", "off", "off", "on"):
         proc, port = hubs[h]
         busy, (entries0, heads0) = Busy(proc.pid), log_counts(on_db)
-        res = run_wrk(f"http://{HOST}:{port}", tsv, script, 16, wrk_s)
+        res = run_wrk(f"http://{HOST}:{port}", tsv, script, 16, wrk_s, WRK)
         hub_s, rest_s = busy.stop()
         res["hub_cpu_ms_per_request"] = 1000 * hub_s / max(res["requests"], 1)
         res["rest_of_machine_cores"] = rest_s / wrk_s
@@ -535,6 +538,7 @@ def bundle(db: Path, party_id: str, tmp: Path) -> dict[str, Any]:
 def wrk_one(port: int, script: Path, path: str, size: int, token: str, seconds: int) -> dict[str, float]:
     """Sequential round trips (wrk, 1 thread, 1 connection), its latency percentiles in ms."""
     cmd = [
+        *WRK,
         "wrk",
         "-t1",
         "-c1",

@@ -3,9 +3,10 @@ pairwise detector, the parsing of position-report batches); and the one core the
 
 The hub's Python runs under one GIL, so it never uses more than one core for it; but its two busy threads (the
 event loop and the writer) hand the GIL back and forth thousands of times a second, and on two cores every hand-over
-wakes the other core. Kept on one core, the same hand-over is a plain context switch: over HTTP the hub then did
-20–30 % more non-overlapping declarations per second for 25 % less CPU each (bench/NOTES.md, "One core"). Its worker
-processes are made for the other cores, so they get back the cores the hub had.
+wakes the other core. Kept on one core, the same hand-over is a plain context switch: over HTTP at 1M volumes the hub
+then did 20–75 % more non-overlapping declarations per second, for 20–45 % less CPU each (bench/NOTES.md, "One
+core"). Its worker processes are made for the other cores, so they get back the cores the hub had. Several hubs on
+one machine should each be given a core of their own (``Settings.cpu``): "auto" takes whichever core it starts on.
 """
 
 from __future__ import annotations
