@@ -51,10 +51,13 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
     )
 
 
-def _current_core() -> int:
-    """The core this thread is running on (Linux: field 39 of ``/proc/thread-self/stat``)."""
-    stat = Path("/proc/thread-self/stat").read_text()
-    return int(stat[stat.rindex(")") + 2 :].split()[36])
+def _current_core() -> int | None:
+    """The core this thread is running on (Linux: field 39 of ``/proc/thread-self/stat``), None if unknown."""
+    try:
+        stat = Path("/proc/thread-self/stat").read_text()
+        return int(stat[stat.rindex(")") + 2 :].split()[36])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def keep_on_one_core(choice: str) -> int | None:
@@ -68,8 +71,8 @@ def keep_on_one_core(choice: str) -> int | None:
     if choice == "auto":
         if len(cores) < 2:
             return None
-        core = _current_core()
-        core = core if core in cores else min(cores)
+        current = _current_core()
+        core = current if current in cores else min(cores)
     elif (core := int(choice)) not in cores:
         raise ValueError(f"cpu {core} is not a core this process may run on (it may use {sorted(cores)})")
     _worker_cores = cores
