@@ -90,8 +90,8 @@ GOAL_PROOF_MS = 1.0
 HOST = "127.0.0.1"
 HISTORY_START = datetime(2026, 11, 20, tzinfo=UTC)
 BATCH = 1000
-# Hubs on one core and wrk on the others (``bench.http.placements``, "own_core"): wrk landing on a hub's core now
-# and then moved throughput by ±20 % between runs of one build.
+# Hubs on one core and wrk on the others (``bench.http.placements``, "own_core"), as ``bench/http.py`` measures the
+# issue's figure: clients would be on other machines, and wrk on a hub's core takes that core from it.
 _HUB_CORE, WRK = placements()["own_core"]
 HUB_ENV = {"DECONFLICTION_SWEEP_INTERVAL_S": "3600", **_HUB_CORE}
 # wrk with one connection, one request at a time: round trips timed by a C client (args: path size token).
