@@ -94,17 +94,6 @@ def _children(pid: int) -> set[int]:
     return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
 
 
-def _cores(pid: int) -> set[int]:
-    """The cores a process or thread (``/proc`` path id) may run on, from its ``Cpus_allowed_list``."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    listed = next(line.split(":")[1].strip() for line in status.splitlines() if line.startswith("Cpus_allowed_list"))
-    cores: set[int] = set()
-    for part in listed.split(","):
-        first, _, last = part.partition("-")
-        cores.update(range(int(first), int(last or first) + 1))
-    return cores
-
-
 def test_the_worker_processes_run_beside_the_hub_and_end_with_it(hub_process: HubProcess) -> None:
     """The hub's threads keep to one core and its worker processes (the detector's, the report parser's) get every
     core it had; a ``kill -9`` of the hub must not leave them behind."""
@@ -125,12 +114,12 @@ def test_the_worker_processes_run_beside_the_hub_and_end_with_it(hub_process: Hu
         workers = {c for c in _children(hub_pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()}
         time.sleep(0.05)
     assert len(workers) == 2, f"expected the detector and the parser, found {len(workers)} worker process(es)"
-    all_cores = _cores(os.getpid())
-    (hub_cores,) = {frozenset(_cores(int(t))) for t in os.listdir(f"/proc/{hub_pid}/task")}  # one set for all
+    all_cores = os.sched_getaffinity(0)
+    (hub_cores,) = {frozenset(os.sched_getaffinity(int(t))) for t in os.listdir(f"/proc/{hub_pid}/task")}  # one for all
     assert len(hub_cores) == 1 and hub_cores <= all_cores, hub_cores
-    while any(_cores(w) != all_cores for w in workers) and time.monotonic() < deadline:
+    while any(os.sched_getaffinity(w) != all_cores for w in workers) and time.monotonic() < deadline:
         time.sleep(0.05)  # polling for the detector's worker to finish starting
-    assert [_cores(w) for w in workers] == [all_cores, all_cores]
+    assert [os.sched_getaffinity(w) for w in workers] == [all_cores, all_cores]
     hub_process.kill9()
     deadline = time.monotonic() + 10
     while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
