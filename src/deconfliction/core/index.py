@@ -253,8 +253,9 @@ class SpatioTemporalIndex:
             return []
         slots = np.unique(np.fromiter(gathered, dtype=np.int64, count=len(gathered)))
         lo, hi = wgs84_bounds(volume.altitude)
-        keep = (self._t[slots, 0] < t1) & (self._t[slots, 1] > t0)
-        keep &= (self._alt[slots, 0] < hi + buffers.vertical_m) & (self._alt[slots, 1] > lo - buffers.vertical_m)
+        t, alt = self._t[slots], self._alt[slots]
+        keep = (t[:, 0] < t1) & (t[:, 1] > t0)
+        keep &= (alt[:, 0] < hi + buffers.vertical_m) & (alt[:, 1] > lo - buffers.vertical_m)
         keep &= self._owner[slots] != self._party_ids.get(exclude_owner, -2)
         if exclude_group is not None:
             keep &= self._group[slots] != self._party_ids.get("coalition:" + exclude_group, -2)
@@ -352,7 +353,9 @@ class SpatioTemporalIndex:
             i1 = math.floor((lon + dlon + 180.0) / 360.0 * n)
             if i1 - i0 + 1 >= n:
                 cells.extend(range(base, base + n))
-            else:
+            elif 0 <= i0 and i1 < n:
+                cells.extend(range(base + i0, base + i1 + 1))
+            else:  # across the antimeridian
                 cells.extend(base + (i % n) for i in range(i0, i1 + 1))
         return cells
 

@@ -44,7 +44,6 @@ from deconfliction.store.sql_tracks import TrackQueries
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 # Statements are built once with bind parameters: building one per call costs more than running it on SQLite.
-_INSERT_OPERATION = insert(t.operations)
 _UPDATE_OPERATION = update(t.operations).where(t.operations.c.id == bindparam("_id"))
 _OPERATION = select(t.operations).where(t.operations.c.id == bindparam("id"))
 _OPERATION_PRIORITY = select(t.operations.c.priority).where(t.operations.c.id == bindparam("id"))
@@ -83,7 +82,11 @@ _STORED_RESPONSE = select(t.idempotency.c.request_hash, t.idempotency.c.status, 
 )
 _INSERT_RESPONSE = insert(t.idempotency)
 
-# The rows a declaration writes per conflict go straight to SQLite (``store/raw.py``).
+# The rows a declaration writes go straight to SQLite (``store/raw.py``): its own, and those of each conflict.
+_INSERT_OPERATION = FastInsert(t.operations, (
+    "id", "party_id", "version", "volumes", "description", "callsign", "priority", "cancelled", "ended_at", "ends_at",
+    "created_at", "updated_at",
+))  # fmt: skip
 _CONFLICT_COLUMNS = (
     "id", "kind", "overlap", "overlap_end", "revision", "status", "created_at", "updated_at", "resolved_at",
     "resolution", "a_type", "a_id", "a_party", "a_volume", "b_type", "b_id", "b_party", "b_volume",
@@ -326,7 +329,7 @@ class SqlUnitOfWork(LineQueries, HealthQueries, AuditQueries, TrackQueries, Aler
     # -- operations and sites ---
 
     def insert_operation(self, op: Operation) -> None:
-        self.conn.execute(_INSERT_OPERATION, _operation_values(op))
+        _INSERT_OPERATION(self.conn, [_INSERT_OPERATION.row(_operation_values(op))])
 
     def update_operation(self, op: Operation) -> None:
         self.conn.execute(_UPDATE_OPERATION, {"_id": op.id, **_operation_values(op)})
