@@ -311,12 +311,12 @@ class SpatioTemporalIndex:
             self._cache.popitem(last=False)
 
     def _near_of(self, slot: int) -> list[int]:
-        lat, lon = self._latlon[slot]
+        lat, lon = self._latlon[slot].tolist()  # not unpacked from the row: numpy then formats an IndexError
         return self._cells(float(lat), float(lon), float(self._ang[slot]) + NEAR_M / R_MIN_M)
 
     def _bucket_keys(self, slot: int) -> list[int]:
-        lat, lon = self._latlon[slot]
-        t0, t1 = self._t[slot]
+        lat, lon = self._latlon[slot].tolist()
+        t0, t1 = self._t[slot].tolist()
         return self._query_bucket_keys(float(lat), float(lon), float(self._ang[slot]), t0, t1, registering=True)
 
     def _query_bucket_keys(

@@ -3,7 +3,8 @@ footprints are rebuilt with ``Footprint.from_trusted`` (no re-validation)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -20,6 +21,13 @@ from deconfliction.core.volumes import (
 
 
 def ts(dt: datetime) -> str:
+    # A change writes the same few instants (its time, its volumes' windows) into several rows: times in UTC, as
+    # the hub keeps them, are written once. Others are not memoised: equal instants in other zones read differently.
+    return _utc_text(dt) if dt.tzinfo is UTC else dt.isoformat()
+
+
+@lru_cache(maxsize=8192)
+def _utc_text(dt: datetime) -> str:
     return dt.isoformat()
 
 
