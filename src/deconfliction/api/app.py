@@ -198,7 +198,15 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
             parsers.close()
             the_hub.stop()
 
-    app = FastAPI(title="Deconfliction Hub", version="1", description=DESCRIPTION, lifespan=lifespan)
+    # FastAPI's own OpenTelemetry off: an air-gapped hub exports nowhere, and merely asking whether it should costs
+    # every request three provider lookups in the environment.
+    app = FastAPI(
+        title="Deconfliction Hub",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     errors.install(app)
     for module in (
         operations,
