@@ -30,11 +30,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from bench.http import free_port
-from bench.record import Client, build_record, volumes_db
+from bench.record import Client, build_record, volumes_db, wait_until_up
 from bench.scenario import Scenario
 
 WARM_UP = 20
@@ -58,19 +57,8 @@ def _start(db: Path, port: int, out: Path, src: Path | None, log: Path) -> subpr
             stdout=subprocess.DEVNULL,
             stderr=sink,
         )
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the hub exited: {log.read_text()[-2000:]}")
-        probe = Client(port, "")
-        try:
-            if probe.request("GET", "/healthz")[0] == 200:
-                return proc
-        except OSError:
-            time.sleep(0.5)  # polling for the port to open
-        finally:
-            probe.close()
-    raise SystemExit("the hub did not start under valgrind")
+    wait_until_up(proc, port, log, 600)
+    return proc
 
 
 def count(stream: str, n: int, db: Path, tokens: list[str], work: Path, src: Path | None) -> float:

@@ -265,19 +265,25 @@ def start_hub(db: Path, port: int, log: Path, record: bool) -> tuple[subprocess.
             stderr=subprocess.STDOUT,
             env={**os.environ, **HUB_ENV},
         )
-    deadline = time.monotonic() + 900
+    wait_until_up(proc, port, log, 900)
+    return proc, time.perf_counter() - t0
+
+
+def wait_until_up(proc: subprocess.Popen[bytes], port: int, log: Path, timeout_s: float) -> None:
+    """Until the hub answers ``/healthz``; exits with its log's end if it dies or takes longer than ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"hub exited: {log.read_text()}")
+            raise SystemExit(f"hub exited: {log.read_text()[-4000:]}")
         probe = Client(port, "")
         try:
             if probe.request("GET", "/healthz")[0] == 200:
-                return proc, time.perf_counter() - t0
+                return
         except OSError:
             time.sleep(0.2)  # polling for the port to open
         finally:
             probe.close()
-    raise SystemExit("hub did not start")
+    raise SystemExit(f"hub did not start within {timeout_s:.0f} s")
 
 
 class Client:
