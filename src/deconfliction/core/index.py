@@ -312,12 +312,12 @@ class SpatioTemporalIndex:
 
     def _near_of(self, slot: int) -> list[int]:
         lat, lon = self._latlon[slot].tolist()  # not unpacked from the row: numpy then formats an IndexError
-        return self._cells(float(lat), float(lon), float(self._ang[slot]) + NEAR_M / R_MIN_M)
+        return self._cells(lat, lon, float(self._ang[slot]) + NEAR_M / R_MIN_M)
 
     def _bucket_keys(self, slot: int) -> list[int]:
         lat, lon = self._latlon[slot].tolist()
         t0, t1 = self._t[slot].tolist()
-        return self._query_bucket_keys(float(lat), float(lon), float(self._ang[slot]), t0, t1, registering=True)
+        return self._query_bucket_keys(lat, lon, float(self._ang[slot]), t0, t1, registering=True)
 
     def _query_bucket_keys(
         self, lat: float, lon: float, ang: float, t0: float, t1: float, registering: bool = False
