@@ -23,21 +23,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from bench.http import free_port
-from bench.record import Client, build_record, volumes_db, wait_until_up
+from bench.record import Client, build_record, start_hub, volumes_db
 from bench.scenario import Scenario
 
 WARM_UP = 20
-# The hub's own timers, out of the counted window as far as they go.
+# Over ``bench.record.HUB_ENV``: the hub's own timers, out of the counted window as far as they go.
 QUIET = {
     "DECONFLICTION_CPU": "off",
     "DECONFLICTION_SWEEP_INTERVAL_S": "3600",
@@ -45,27 +43,14 @@ QUIET = {
 }
 
 
-def _start(db: Path, port: int, out: Path, src: Path | None, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **QUIET}
-    if src is not None:
-        env["PYTHONPATH"] = str(src)
-    cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [*cmd, sys.executable, "-m", "bench.record_hub", "serve", "--db", str(db), "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-        )
-    wait_until_up(proc, port, log, 600)
-    return proc
-
-
-def count(stream: str, n: int, db: Path, tokens: list[str], work: Path, src: Path | None) -> float:
+def count(stream: str, n: int, db: Path, tokens: list[str], tmp: Path, src: Path | None) -> float:
     """Instructions of the hub's process per declaration (``src``: the build to run, None for this one)."""
-    copy, out, port = work / "hub.db", work / "callgrind.out", free_port()
+    work = Path(tempfile.mkdtemp(dir=tmp))  # a fresh directory per count: no log or database of the last one
+    copy, out = work / "hub.db", work / "callgrind.out"
     shutil.copy(db, copy)
-    proc = _start(copy, port, out, src, work / "hub.log")
+    env = {**QUIET, **({"PYTHONPATH": str(src)} if src is not None else {})}
+    valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+    proc, _ = start_hub(copy, port := free_port(), work / "hub.log", True, valgrind, env, timeout_s=600)
     columns = getattr(Scenario(volumes=10_000, parties=len(tokens)), stream)(WARM_UP + n)
     owners = columns.party.tolist()
     bodies = [(tokens[p], json.dumps({"volumes": [v]}).encode()) for v, p in zip(columns.to_api(), owners, strict=True)]
@@ -92,8 +77,7 @@ def count(stream: str, n: int, db: Path, tokens: list[str], work: Path, src: Pat
     totals = re.search(r"^\s*([\d,]+)\s+\(.*?\)\s+PROGRAM TOTALS", annotated, re.MULTILINE)
     if totals is None:
         raise SystemExit("callgrind_annotate printed no total")
-    for path in (copy, out):
-        path.unlink()
+    shutil.rmtree(work)
     return int(totals.group(1).replace(",", "")) / n
 
 

@@ -254,18 +254,27 @@ def drop_db(db: Path) -> None:
 # --- hubs -------------------------------------------------------------------------------------------------------
 
 
-def start_hub(db: Path, port: int, log: Path, record: bool) -> tuple[subprocess.Popen[bytes], float]:
-    """A hub through ``bench/record_hub.py`` (with or without the record); returns it and its start-up time."""
+def start_hub(
+    db: Path,
+    port: int,
+    log: Path,
+    record: bool,
+    wrapper: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 900,
+) -> tuple[subprocess.Popen[bytes], float]:
+    """A hub through ``bench/record_hub.py`` (with or without the record), run under ``wrapper`` (e.g. valgrind)
+    with ``env`` over ``HUB_ENV``; returns it and its start-up time."""
     cmd = [sys.executable, "-m", "bench.record_hub", *([] if record else ["--no-record"])]
     t0 = time.perf_counter()
     with log.open("wb") as sink:
         proc = subprocess.Popen(
-            [*cmd, "serve", "--db", str(db), "--port", str(port)],
+            [*(wrapper or []), *cmd, "serve", "--db", str(db), "--port", str(port)],
             stdout=sink,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **HUB_ENV},
+            env={**os.environ, **HUB_ENV, **(env or {})},
         )
-    wait_until_up(proc, port, log, 900)
+    wait_until_up(proc, port, log, timeout_s)
     return proc, time.perf_counter() - t0
 
 
