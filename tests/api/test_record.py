@@ -164,6 +164,23 @@ def test_every_served_head_is_signed_and_covers_the_writes_answered_though_one_a
     assert stored_sizes()[-1] == head(blue)["size"] == len(all_entries(blue))
 
 
+def test_a_head_made_after_the_next_batch_began_is_still_its_own_batchs_head(world: World) -> None:
+    """A batch's head is made (root, signature) only when first asked for; by then the writer may already have
+    appended the next batch's leaves to the tree. The head served is still the one of the committed batch."""
+    blue = world.party("Blue")
+    start = world.clock.now + timedelta(hours=1)
+    declare(blue, 29.0, start)
+    declare(blue, 30.0, start)  # within the second: its head is not stored, and nobody has asked for it yet
+    with sqlite3.connect(world.db) as db:
+        leaves = [bytes(h) for (h,) in db.execute("SELECT leaf_hash FROM audit_entries ORDER BY idx")]
+    world.hub.audit.tree.append(bytes(32))  # what ``seal`` does for a batch that has not committed
+    signed = world.hub.audit.latest()
+    assert signed is not None
+    assert signed.head.size == len(leaves) and signed.head.root_hash == merkle.root(leaves)
+    key = public_key_from_hex(world.hub.audit.public_key_hex)
+    assert verify_head(key, signed.head, signed.signature)
+
+
 @pytest.mark.parametrize(
     ("url", "params", "field"),
     [

@@ -10,7 +10,8 @@ A head is stored at most once a second; that one is signed inside its transactio
 between are signed when first asked for (``latest``: the head routes, and the 1 Hz task that keeps heads coming),
 not on the writer's path, where an Ed25519 signature per batch cost ~35 µs of every one-declaration batch: a head is
 only ever served signed, a party that got its 2xx is served a head that covers its write, and no committed batch
-waits more than a second for a signed head.
+waits more than a second for a signed head. Such a head's root is computed then too (``Mark``): the tree answers
+the root of any past size, and a batch that no one asks about before the next one never needs it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -98,6 +99,14 @@ def entry_json(entry: LogEntry, viewer_id: str) -> dict[str, Any]:
     return out
 
 
+class Mark(NamedTuple):
+    """A committed batch's head before it is made: the log's size then, and the head's time. ``AuditLog.latest``
+    completes it (root, signature) when first asked for."""
+
+    size: int
+    timestamp_ms: int
+
+
 class AuditLog:
     """What the hub holds in memory of its log: the tree (for heads and proofs), the key, the last head."""
 
@@ -107,8 +116,8 @@ class AuditLog:
         self.key = Ed25519PrivateKey.generate()  # replaced by the stored key in ``load``
         self.public_key_hex = ""
         self._last_head: SignedHead | None = None  # served through ``latest``
-        self._sealed: SignedHead | TreeHead | None = None  # this batch's head (signed when it is stored)
-        self._pending: TreeHead | None = None  # committed, not signed yet
+        self._sealed: SignedHead | Mark | None = None  # this batch's head (made and signed when it is stored)
+        self._pending: Mark | None = None  # committed, not made yet
         self._signing = threading.Lock()  # the writer signs ``_pending``, or a reader that wants the head first
         self._stored_ms: int | None = None  # the time and size of the last head stored
         self._stored_size = -1
@@ -157,21 +166,21 @@ class AuditLog:
         tree = self.tree
         for entry in appended:
             tree.append(entry.leaf_hash)
-        last = self._newest()  # not signed, if nobody asked for it: this batch's head supersedes it
+        last = self._newest()  # not made, if nobody asked for it: this batch's head supersedes it
         grew = last is None or last.size != tree.size
         if not (grew or self.head_due(now)):
             return
-        head = TreeHead(tree.size, tree.root(), max(to_ms(now), last.timestamp_ms if last else 0))
-        # Every batch's head may be served (signed when first asked for); one a second at most is stored, signed
-        # here (a head served and not stored is still provably consistent with the next stored one, and batches of
-        # one declaration each would otherwise write two more pages apiece).
-        if self._stored_ms is None or head.timestamp_ms - self._stored_ms >= STORE_HEAD_MS:
-            signed = SignedHead(head, sign_head(self.key, head))
+        mark = Mark(tree.size, max(to_ms(now), last.timestamp_ms if last else 0))
+        # Every batch's head may be served (made and signed when first asked for); one a second at most is stored,
+        # signed here (a head served and not stored is still provably consistent with the next stored one, and
+        # batches of one declaration each would otherwise write two more pages apiece).
+        if self._stored_ms is None or mark.timestamp_ms - self._stored_ms >= STORE_HEAD_MS:
+            signed = self._sign(mark)
             uow.insert_head(signed)
-            self._storing = (head.timestamp_ms, head.size)
+            self._storing = (mark.timestamp_ms, mark.size)
             self._sealed = signed
         else:
-            self._sealed = head
+            self._sealed = mark
 
     def committed(self) -> None:
         """The batch that ``seal`` made a head for is durable: its head may be served (``latest`` signs it first)."""
@@ -185,17 +194,23 @@ class AuditLog:
             self._stored_ms, self._stored_size = self._storing
             self._storing = None
 
-    def _newest(self) -> TreeHead | None:
-        """The newest committed head, signed or not (the writer's view: it never waits for a signature)."""
+    def _newest(self) -> Mark | TreeHead | None:
+        """The newest committed head, made or not (the writer's view: it never waits for a root or a signature)."""
         pending, last = self._pending, self._last_head
         return pending if pending is not None else (last.head if last is not None else None)
 
+    def _sign(self, mark: Mark) -> SignedHead:
+        """The head of the log's first ``mark.size`` leaves, signed. The tree only grows (a rolled-back batch's
+        leaves are dropped by ``load``, which also drops the marks), so its root at that size is the batch's."""
+        head = TreeHead(mark.size, self.tree.root(mark.size), mark.timestamp_ms)
+        return SignedHead(head, sign_head(self.key, head))
+
     def latest(self) -> SignedHead | None:
-        """The newest signed head of the committed log (what is served). Signs the pending one first."""
+        """The newest signed head of the committed log (what is served). Makes and signs the pending one first."""
         with self._signing:
             pending = self._pending
             if pending is not None:
-                self._last_head, self._pending = SignedHead(pending, sign_head(self.key, pending)), None
+                self._last_head, self._pending = self._sign(pending), None
             return self._last_head
 
     def receipts(self, entries: Sequence[LogEntry]) -> list[dict[str, Any]]:
