@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from hashlib import sha256
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -45,6 +47,7 @@ from deconfliction.core.record import (
     canonical_json,
     entry_commitment,
     entry_document,
+    entry_fields,
     entry_leaf_hash,
     key_to_hex,
     private_key_from_hex,
@@ -650,6 +653,55 @@ def test_a_verbatim_member_equals_its_text_only() -> None:
     v = Verbatim(b'{"a":1}')
     assert v == Verbatim(b'{"a":1}') and v == '{"a":1}'
     assert v != Verbatim(b'{"a":2}') and v != '{"a":2}' and v != {"a": 1} and v != b'{"a":1}'
+
+
+@given(value=json_values)
+def test_a_vouched_value_is_written_as_canonical_json_without_the_check(value: Any) -> None:
+    vouched = Verbatim.of(value)
+    assert vouched.text == canonical_json({"v": value})[len(b'{"v":') : -1]
+    assert canonical_json({"v": Verbatim.of(value)}) == canonical_json({"v": value})
+
+
+@pytest.mark.parametrize(
+    "bad", [2**64, datetime(2025, 1, 1, tzinfo=UTC), {1, 2}, b"bytes", {1: "x"}, "\ud800", Path("a")]
+)
+def test_a_vouched_value_orjson_cannot_write_faithfully_is_still_refused(bad: Any) -> None:
+    with pytest.raises(ValueError):
+        _ = Verbatim.of({"x": [bad]}).text
+    with pytest.raises(ValueError):
+        entry_document(entry_fields(0, 0, "k", None, Verbatim.of({"x": bad})), bytes(32))
+
+
+@given(
+    index=st.integers(0, 2**64 - 1),
+    at_ms=st.integers(0, 2**64 - 1),
+    kind=st.text(max_size=12),
+    subject=st.none() | st.text(max_size=12),
+    data=json_objects,
+    salt=salts,
+)
+def test_an_entry_document_is_the_canonical_json_of_its_fields_however_its_data_is_given(
+    index: int, at_ms: int, kind: str, subject: str | None, data: dict[str, Any], salt: bytes
+) -> None:
+    """The hub's entries are written directly around their data's JSON (``entry_document``): the same bytes as the
+    canonical JSON of the whole, with the data given as an object or vouched for."""
+    whole = canonical_json({"salt": salt.hex(), **entry_fields(index, at_ms, kind, subject, data)})
+    assert entry_document(entry_fields(index, at_ms, kind, subject, data), salt) == whole
+    assert entry_document(entry_fields(index, at_ms, kind, subject, Verbatim.of(data)), salt) == whole
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"index": 0, "at_ms": 0, "kind": "k", "subject": None, "data": {"x": float("nan")}}, "$.data.x"),
+        ({"index": 0, "at_ms": 0, "kind": "k", "subject": None, "data": {"x": [1, datetime.now(UTC)]}}, "$.data.x[1]"),
+        ({"index": 2**64, "at_ms": 0, "kind": "k", "subject": None, "data": {}}, "$.index"),
+        ({"index": 0, "at_ms": 0, "kind": "\ud800", "subject": None, "data": {}}, "not canonical JSON"),
+    ],
+)
+def test_an_entry_with_a_bad_field_is_refused_with_its_path(fields: dict[str, Any], words: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(words)):
+        entry_document(fields, bytes(32))
 
 
 ENTRY = {"kind": "conflict.opened", "conflict_id": "cfl_1", "parties": ["p1", "p2"], "revision": 3}

@@ -14,8 +14,9 @@ objects with string keys, arrays (lists or tuples), strings, booleans, null, int
 floats; anything else, NaN and infinities included, is refused rather than coerced. Numbers are written as
 Python holds them: ``1`` and ``1.0`` are different documents (this is not RFC 8785 JCS, which would merge them),
 so callers keep a field's type stable; times and ids belong in integers and strings. A member may also be given
-already written, as ``Verbatim`` canonical JSON that its maker vouches for (a conflict's overlap polygon); the rest
-of the document is checked as ever.
+as ``Verbatim`` canonical JSON that its maker vouches for, already written (a conflict's overlap polygon) or as a
+value to be written without the check (``Verbatim.of``: a conflict's or an operation's entry, built from validated
+objects); the rest of the document is checked as ever.
 
 **Signed tree heads.** ``TreeHead.signed_bytes()`` is RFC 9162 §4.10's ``TreeHeadDataV2`` in TLS encoding, 51
 bytes, all integers big-endian::
@@ -78,18 +79,43 @@ _INT64_MIN = -(1 << 63)
 
 
 class Verbatim:
-    """A document member given already as canonical JSON (``text``), which ``canonical_json`` embeds as is.
+    """A document member given as canonical JSON (``text``), which ``canonical_json`` embeds as is.
 
     Whoever makes one vouches that ``text`` is the canonical JSON of a value that holds only what canonical JSON
     carries (see above): a conflict's overlap polygon, whose coordinates the core checks finite where it draws
     them. The rest of the document is still checked, but without reading the member back: the polygon is most of a
     conflict's document, and reading it back was most of what logging the conflict cost. A ``Verbatim`` equals
-    another with the same text, and its text as a string: that is how the check reads it back."""
+    another with the same text, and its text as a string: that is how the check reads it back.
 
-    __slots__ = ("text",)
+    ``Verbatim.of(value)`` vouches for a value not written yet, written on first use (``text``) by orjson with
+    sorted keys and no read-back: an entry's data that the hub builds from validated objects only (strings,
+    integers, booleans, None, lists, objects, other ``Verbatim`` members, and floats the core checked finite when
+    it parsed them), such as a conflict's or an operation's entry. orjson still refuses what it cannot write
+    (non-string keys, integers beyond 64 bits, lone surrogates), datetimes, dataclasses and subclasses of JSON's
+    types other than enums; it would write a NaN as null, an enum member or a UUID as its value: keeping those out
+    is what the maker vouches for. Reading back a conflict's entry cost as much as writing it twice."""
+
+    __slots__ = ("_text", "_value")
 
     def __init__(self, text: bytes) -> None:
-        self.text = text
+        self._text: bytes | None = text
+        self._value: Any = None
+
+    @classmethod
+    def of(cls, value: Any) -> Verbatim:
+        made = cls.__new__(cls)
+        made._text, made._value = None, value
+        return made
+
+    @property
+    def text(self) -> bytes:
+        if self._text is None:
+            try:
+                self._text = orjson.dumps(self._value, default=_fragment, option=_VOUCHED)
+            except orjson.JSONEncodeError as exc:
+                raise ValueError(f"not canonical JSON: {exc}") from exc
+            self._value = None
+        return self._text
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Verbatim):
@@ -101,7 +127,23 @@ class Verbatim:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"Verbatim({self.text[:40]!r}{'...' if len(self.text) > 40 else ''})"
+        if self._text is None:  # not written yet: a repr does not write it (nor raise for it)
+            return f"Verbatim.of({self._value!r:.60})"
+        return f"Verbatim({self._text[:40]!r}{'...' if len(self._text) > 40 else ''})"
+
+
+_VOUCHED = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def _fragment(value: Any) -> Any:
+    if isinstance(value, Verbatim):
+        return orjson.Fragment(value.text)
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
 def _as_text(value: Any) -> Any:
@@ -161,11 +203,38 @@ def canonical_json(value: Mapping[str, Any]) -> bytes:
 
 
 def entry_document(fields: Mapping[str, Any], salt: bytes) -> bytes:
-    """The canonical JSON of ``{"salt": salt.hex(), **fields}``: what a party is shown of its own entry."""
+    """The canonical JSON of ``{"salt": salt.hex(), **fields}``: what a party is shown of its own entry.
+
+    The fields of ``entry_fields`` (the hub's entries) are written directly around their data's canonical JSON: two
+    integers, two strings (``subject`` may be null) and the salt's hex have one canonical form each, so only the data
+    needs the check, or none when it is ``Verbatim`` (a test holds both ways to ``canonical_json``)."""
     if len(salt) != SALT_SIZE:
         raise ValueError(f"salt must be {SALT_SIZE} random bytes, got {len(salt)}")
     if "salt" in fields:
         raise ValueError('an entry may not have a field named "salt"; it is the commitment\'s own')
+    if fields.keys() == _ENTRY_KEYS:
+        index, at_ms, kind, subject, data = (fields[k] for k in ("index", "at_ms", "kind", "subject", "data"))
+        if (
+            type(index) is int
+            and type(at_ms) is int
+            and 0 <= index < _UINT64
+            and 0 <= at_ms < _UINT64
+            and type(kind) is str
+            and (subject is None or type(subject) is str)
+            and (type(data) is dict or isinstance(data, Verbatim))
+        ):
+            try:
+                body = data.text if isinstance(data, Verbatim) else canonical_json(data)
+                return b'{"at_ms":%d,"data":%b,"index":%d,"kind":%b,"salt":"%b","subject":%b}' % (
+                    at_ms,
+                    body,
+                    index,
+                    orjson.dumps(kind),
+                    salt.hex().encode(),
+                    orjson.dumps(subject),
+                )
+            except (ValueError, orjson.JSONEncodeError):
+                pass  # refused below, with the path of the offending member in the whole document
     return canonical_json({"salt": salt.hex(), **fields})
 
 
@@ -392,10 +461,22 @@ class PartyKey:
     revoked_at_ms: int | None = None
 
 
-def entry_fields(index: int, at_ms: int, kind: str, subject: str | None, data: Mapping[str, Any]) -> dict[str, Any]:
+_ENTRY_KEYS = frozenset({"index", "at_ms", "kind", "subject", "data"})
+
+
+def entry_fields(
+    index: int, at_ms: int, kind: str, subject: str | None, data: Mapping[str, Any] | Verbatim
+) -> dict[str, Any]:
     """The fields of the log's entry ``index``: its place, time (ms, UTC), kind, the object it is about and the
-    change itself. Position and time sit inside the commitment, so a disclosed document proves both."""
-    return {"index": index, "at_ms": at_ms, "kind": kind, "subject": subject, "data": dict(data)}
+    change itself (an object, or ``Verbatim`` when its maker vouches for it). Position and time sit inside the
+    commitment, so a disclosed document proves both."""
+    return {
+        "index": index,
+        "at_ms": at_ms,
+        "kind": kind,
+        "subject": subject,
+        "data": data if isinstance(data, Verbatim) else dict(data),
+    }
 
 
 _RECEIPTS_CONTEXT = b"deconfliction-receipts-v2\n"
@@ -434,14 +515,20 @@ def receipts_message(size: int, root: bytes) -> bytes:
     return _RECEIPTS_CONTEXT + canonical_json({"root_hash": root.hex(), "size": size})
 
 
+def sign_receipt_batch(private_key: Ed25519PrivateKey, receipts: Sequence[Receipt]) -> tuple[bytes, list[list[bytes]]]:
+    """Sign a non-empty batch of receipts with one signature, over the Merkle root of their leaves
+    (``Receipt.leaf``): the signature, and each receipt's path to that root, in order. A transaction's notices
+    share one (an Ed25519 signature costs ~40 µs)."""
+    root, paths = every_inclusion_proof([r.leaf() for r in receipts])
+    return private_key.sign(receipts_message(len(receipts), root)), paths
+
+
 def sign_receipts(private_key: Ed25519PrivateKey, receipts: Sequence[Receipt]) -> list[SignedReceipt]:
-    """Sign a batch of receipts with one signature, over the Merkle root of their leaves (``Receipt.leaf``); each
-    receipt gets its path to that root. A transaction's notices share one (an Ed25519 signature costs ~40 µs)."""
+    """``sign_receipt_batch``, each receipt as it is carried and verified (``SignedReceipt``)."""
     if not receipts:
         return []
-    root, paths = every_inclusion_proof([r.leaf() for r in receipts])
+    signature, paths = sign_receipt_batch(private_key, receipts)
     size = len(receipts)
-    signature = private_key.sign(receipts_message(size, root))
     pairs = enumerate(zip(receipts, paths, strict=True))
     return [SignedReceipt(r, size, i, tuple(path), signature) for i, (r, path) in pairs]
 

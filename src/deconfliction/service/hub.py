@@ -25,6 +25,7 @@ from deconfliction.core.errors import DeconflictionError, InvalidInput
 from deconfliction.core.index import Envelope, Key, SpatioTemporalIndex
 from deconfliction.core.line import Delivery, Endpoint
 from deconfliction.core.model import Conflict, ObjectType, Party, Role
+from deconfliction.core.record import Verbatim
 from deconfliction.core.tracks import TrackTable, decode_reports
 from deconfliction.core.volumes import Buffers, Volume4D, VolumeLimits
 from deconfliction.service.record import AuditLog, ReceiptBatch
@@ -292,7 +293,7 @@ class Hub:
             tx,
             type_,
             conflict.id,
-            conflict_record(conflict, self.secret, common),
+            Verbatim.of(conflict_record(conflict, self.secret, common)),  # built from validated objects only
             conflict.party_ids,
             lambda pid: self.view(conflict, self.party(tx.uow, pid), common),
             notice=notify,
@@ -303,7 +304,7 @@ class Hub:
         tx: Tx,
         type_: str,
         subject: str,
-        document: dict[str, Any],
+        document: dict[str, Any] | Verbatim,
         parties: Iterable[str],
         view: Callable[[str], dict[str, Any] | None],
         notice: bool = False,

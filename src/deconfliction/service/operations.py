@@ -8,6 +8,7 @@ from typing import Any
 from deconfliction.core.disclosure import conflict_record, operation_public, same_side
 from deconfliction.core.errors import Forbidden, InvalidTransition, InvalidVolume, NotFound, VersionConflict
 from deconfliction.core.model import Conflict, ObjectType, Operation, Party, Resolution, Role
+from deconfliction.core.record import Verbatim
 from deconfliction.core.volumes import Volume4D
 from deconfliction.service.conflicts import Subject, preview, reconcile
 from deconfliction.service.hub import KIND_OPERATION, Hub, Tx
@@ -57,9 +58,10 @@ def _unindex(hub: Hub, op: Operation) -> None:
 
 def _log(hub: Hub, tx: Tx, kind: str, op: Operation, owner: Party) -> dict[str, Any]:
     """The operation's entry in the record, shown in full to its owner and coalition partners only; returns the
-    entry's document, which is also what the owner is answered (built once, not once for each)."""
+    entry's data, which is also what the owner is answered (built once, not once for each). The operation's
+    volumes were validated, so the record writes it unchecked (``Verbatim.of``)."""
     public = operation_public(op, tx.now)
-    tx.uow.record(tx.now, kind, op.id, public, hub.same_side_ids(owner))
+    tx.uow.record(tx.now, kind, op.id, Verbatim.of(public), hub.same_side_ids(owner))
     return public
 
 

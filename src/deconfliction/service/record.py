@@ -35,7 +35,7 @@ from deconfliction.core.record import (
     key_to_hex,
     private_key_from_hex,
     sign_head,
-    sign_receipts,
+    sign_receipt_batch,
     to_ms,
 )
 from deconfliction.core.record import from_ms as record_time
@@ -223,7 +223,7 @@ class AuditLog:
 
 class ReceiptBatch:
     """The receipts one transaction hands out, signed together with one Ed25519 signature when it ends (see
-    ``core.record.sign_receipts``), not one per notice: a declaration that meets 25 others notifies 25 times.
+    ``core.record.sign_receipt_batch``), not one per notice: a declaration that meets 25 others notifies 25 times.
 
     ``add`` returns the receipt's JSON object at once, for the events that carry it; ``sign`` completes every one
     of them in place (batch path and signature). The hub signs before the unit of work writes its events, which
@@ -241,7 +241,10 @@ class ReceiptBatch:
 
     def sign(self, key: Ed25519PrivateKey) -> None:
         opened, self._open = self._open, []
-        for signed, (_, out) in zip(sign_receipts(key, [r for r, _ in opened]), opened, strict=True):
-            path = [h.hex() for h in signed.path]
-            out["batch"] = {"size": signed.batch_size, "position": signed.position, "path": path}
-            out["signature"] = signed.signature.hex()
+        if not opened:
+            return
+        signature, paths = sign_receipt_batch(key, [r for r, _ in opened])
+        size, text = len(opened), signature.hex()
+        for position, ((_, out), path) in enumerate(zip(opened, paths, strict=True)):
+            out["batch"] = {"size": size, "position": position, "path": [h.hex() for h in path]}
+            out["signature"] = text

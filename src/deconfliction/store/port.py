@@ -25,7 +25,7 @@ from deconfliction.core.model import (
     Party,
     Site,
 )
-from deconfliction.core.record import LogEntry, PartyKey, SignedHead
+from deconfliction.core.record import LogEntry, PartyKey, SignedHead, Verbatim
 
 
 class StaleLog(Exception):
@@ -96,7 +96,12 @@ class AuditUnitOfWork(Protocol):
     """The record: log entries, signed tree heads, parties' public keys (``core/record.py``)."""
 
     def record(
-        self, at: datetime, kind: str, subject: str | None, data: Mapping[str, Any], visible: Iterable[str] | None
+        self,
+        at: datetime,
+        kind: str,
+        subject: str | None,
+        data: Mapping[str, Any] | Verbatim,
+        visible: Iterable[str] | None,
     ) -> LogEntry:
         """Append one entry to the log in this transaction; ``visible``: who is shown it (``None``: everyone)."""
         ...

@@ -24,6 +24,7 @@ from deconfliction.core.record import (
     PartyKey,
     SignedHead,
     TreeHead,
+    Verbatim,
     document_leaf_hash,
     entry_document,
     entry_fields,
@@ -89,7 +90,7 @@ class AuditQueries:
         at: datetime,
         kind: str,
         subject: str | None,
-        data: Mapping[str, Any],
+        data: Mapping[str, Any] | Verbatim,
         visible: Iterable[str] | None,
     ) -> LogEntry:
         """Append one entry, in this transaction. ``visible``: who is shown its document (``None``: everyone)."""
