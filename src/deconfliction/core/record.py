@@ -186,10 +186,8 @@ def canonical_json(value: Mapping[str, Any]) -> bytes:
 
     def embed(member: Any) -> Any:
         nonlocal embedded
-        if isinstance(member, Verbatim):
-            embedded = True
-            return orjson.Fragment(member.text)
-        raise TypeError(f"{type(member).__name__} is not a JSON value")
+        embedded = True  # or refused: orjson then raises, and nothing reads the flag
+        return _fragment(member)
 
     try:
         out = orjson.dumps(value, default=embed, option=orjson.OPT_SORT_KEYS)

@@ -121,7 +121,7 @@ class AuditLog:
         self._signing = threading.Lock()  # the writer signs ``_pending``, or a reader that wants the head first
         self._stored_ms: int | None = None  # the time and size of the last head stored
         self._stored_size = -1
-        self._storing: tuple[int, int] | None = None
+        self._storing: Mark | None = None  # the head this batch stores, until it commits
 
     def load(self, store: Store) -> None:
         """Read the key and every leaf hash from the store (start-up, and after a rolled-back batch)."""
@@ -177,7 +177,7 @@ class AuditLog:
         if self._stored_ms is None or mark.timestamp_ms - self._stored_ms >= STORE_HEAD_MS:
             signed = self._sign(mark)
             uow.insert_head(signed)
-            self._storing = (mark.timestamp_ms, mark.size)
+            self._storing = mark
             self._sealed = signed
         else:
             self._sealed = mark
@@ -191,7 +191,7 @@ class AuditLog:
             elif sealed is not None:
                 self._pending = sealed
         if self._storing is not None:
-            self._stored_ms, self._stored_size = self._storing
+            self._stored_size, self._stored_ms = self._storing
             self._storing = None
 
     def _newest(self) -> Mark | TreeHead | None:
