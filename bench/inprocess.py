@@ -14,13 +14,13 @@ import argparse
 import gc
 import json
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.scenario import Scenario
+from bench.scenario import Scenario, bench_day, day_start
 from deconfliction.config import Settings
 from deconfliction.core.model import Party, Role
 from deconfliction.core.volumes import Volume4D, parse_altitude, parse_footprint, parse_time
@@ -28,7 +28,10 @@ from deconfliction.service import operations
 from deconfliction.service.hub import Hub
 from deconfliction.store.sql import SqlStore
 
-NOW = datetime(2026, 11, 30, 23, tzinfo=UTC)  # an hour before the stored day: every stored volume is live
+
+def bench_now() -> datetime:
+    """The hub's clock here: an hour before the scenario's day, when every stored volume is live."""
+    return day_start(bench_day()) - timedelta(hours=1)
 
 
 def rss_mb(pid: int | str = "self") -> float:
@@ -92,7 +95,8 @@ def main() -> None:
     rss0 = rss_mb()
     t0 = time.perf_counter()
     settings = Settings(db=args.db, sqlite_synchronous=args.synchronous)
-    hub = Hub(SqlStore.sqlite(args.db, args.synchronous), settings, clock=lambda: NOW)
+    now = bench_now()
+    hub = Hub(SqlStore.sqlite(args.db, args.synchronous), settings, clock=lambda: now)
     startup = time.perf_counter() - t0
     gc.collect()
     gc.freeze()  # as `deconfliction serve` does

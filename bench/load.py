@@ -12,21 +12,20 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 from sqlalchemy import insert
 
-from bench.scenario import DEFAULT_SEED, Scenario
+from bench.scenario import DEFAULT_SEED, Scenario, day_start
 from deconfliction.core.model import Role
 from deconfliction.core.volumes import Footprint
 from deconfliction.service import admin
 from deconfliction.store import tables
 from deconfliction.store.sql import SqlStore
 
-CREATED = datetime(2026, 11, 30, 12, tzinfo=UTC).isoformat()
 CHUNK = 50_000
 
 
@@ -50,7 +49,9 @@ def load(db: Path, volumes: int, parties: int, seed: int = DEFAULT_SEED) -> dict
             party, token = admin.create_party(uow, f"Party {p:02d}", Role.PARTY, None, datetime.now(UTC))
             tokens[party.id] = token
             ids.append(party.id)
-    columns = Scenario(volumes=volumes, parties=parties, seed=seed).stored()
+    scenario = Scenario(volumes=volumes, parties=parties, seed=seed)
+    columns = scenario.stored()
+    created = (day_start(scenario.day) - timedelta(hours=12)).isoformat()  # declared the day before
     t0 = time.perf_counter()
     for lo in range(0, len(columns), CHUNK):
         part = columns.take(slice(lo, lo + CHUNK))
@@ -66,8 +67,8 @@ def load(db: Path, volumes: int, parties: int, seed: int = DEFAULT_SEED) -> dict
                 "cancelled": False,
                 "ended_at": None,
                 "ends_at": float(end),
-                "created_at": CREATED,
-                "updated_at": CREATED,
+                "created_at": created,
+                "updated_at": created,
             }
             for i, (vol, owner, end) in enumerate(
                 zip(with_caps(part.to_api()), part.party.tolist(), part.end.tolist(), strict=True)

@@ -5,7 +5,7 @@ plus a log of ``--entries`` entries appended through ``uow.record``, 1,000 per t
 ``AuditLog.seal`` does (``hub_key``, ``sign_head``, ``insert_head``): a synthetic history of the 12 parties
 (operations declared with the scenario's volumes; conflicts between two parties with overlap polygons of 5-60
 vertices; per conflict and party a ``notice.delivered`` and a ``notice.acknowledged`` bound to it as ``log_about``
-does), party 00 (the one exported) on 1/3 of it. Cached as ``/tmp/deconfliction-record-{volumes}v-{entries}e.db``.
+does), party 00 (the one exported) on 1/3 of it. Cached as ``/tmp/deconfliction-record-{volumes}-{day}-{entries}e.db``.
 
 **1. What the record adds to a declaration** (goal: <= +10 %). Two hubs on copies of that database, started alike
 by ``bench/record_hub.py`` (the CLI's ``serve``; default settings, ``synchronous=FULL``, group commit, plus
@@ -67,7 +67,7 @@ from bench.http import LUA, cpu_s, free_port, placements, run_wrk
 from bench.inprocess import rss_mb
 from bench.line import machine_busy_s, stop_hub
 from bench.load import load
-from bench.scenario import Scenario
+from bench.scenario import Scenario, bench_day
 from deconfliction.api.deps import dumps
 from deconfliction.core import bundle as core_bundle
 from deconfliction.core.merkle import MerkleLog, verify_inclusion
@@ -123,8 +123,8 @@ def summary_ms(seconds: list[float]) -> dict[str, float]:
 
 
 def volumes_db(volumes: int) -> tuple[Path, Path]:
-    """The stored set of ``bench.load`` that ``bench/run.sh`` also uses (made when missing)."""
-    db = Path(f"/tmp/deconfliction-bench-{volumes}.db")
+    """The stored set of ``bench.load`` that ``bench/run.sh`` also uses (made when missing), on ``bench_day()``."""
+    db = Path(f"/tmp/deconfliction-bench-{volumes}-{bench_day()}.db")
     tokens = Path(f"{db}.tokens.json")
     if not db.exists():
         say(f"loading {volumes:,} volumes into {db} (bench.load)")
@@ -205,8 +205,8 @@ class History:
 
 def build_record(base: Path, tokens: Path, entries: int) -> Path:
     """``base`` (a stored set) plus a log of ``entries`` entries, cached under /tmp (module docstring)."""
-    volumes = int(base.stem.rsplit("-", 1)[1])
-    db = Path(f"/tmp/deconfliction-record-{volumes}v-{entries}e.db")
+    stored = base.stem.removeprefix("deconfliction-bench-")  # volumes and day, as ``volumes_db`` names them
+    db = Path(f"/tmp/deconfliction-record-{stored}-{entries}e.db")
     if db.exists():
         return db
     work = db.with_suffix(".building")

@@ -39,7 +39,7 @@ def child(record: bool, stream: str, n: int, db: Path, tokens: Path) -> None:
         switch_record_off()
     import gc
 
-    from bench.inprocess import NOW, to_volume
+    from bench.inprocess import bench_now, to_volume
     from bench.scenario import Scenario
     from deconfliction.config import Settings
     from deconfliction.core.model import Party, Role
@@ -47,7 +47,8 @@ def child(record: bool, stream: str, n: int, db: Path, tokens: Path) -> None:
     from deconfliction.service.hub import Hub
     from deconfliction.store.sql import SqlStore
 
-    hub = Hub(SqlStore.sqlite(db, "OFF"), Settings(db=db, sqlite_synchronous="OFF"), clock=lambda: NOW)
+    now = bench_now()
+    hub = Hub(SqlStore.sqlite(db, "OFF"), Settings(db=db, sqlite_synchronous="OFF"), clock=lambda: now)
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)  # as ``deconfliction serve`` runs

@@ -7,7 +7,9 @@ N="${1:-1000000}"
 Q="${2:-2000}"
 PY=.venv/bin/python
 OUT=bench/results
-DB="/tmp/deconfliction-bench-$N.db"
+# The scenario's day (bench/scenario.py), fixed once so that a run that crosses midnight stays on one day
+export DECONFLICTION_BENCH_DAY="${DECONFLICTION_BENCH_DAY:-$(date -u -d '+2 days' +%F)}"
+DB="/tmp/deconfliction-bench-$N-$DECONFLICTION_BENCH_DAY.db"
 mkdir -p "$OUT"
 if [ ! -f "$DB" ]; then
   $PY -m bench.load --volumes "$N" --db "$DB" --tokens "$DB.tokens.json"

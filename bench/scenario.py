@@ -1,7 +1,9 @@
 """A deterministic, numpy-vectorised scenario of 4D volume declarations for the benchmarks.
 
-The stored set (``Scenario.stored()``) covers Europe (lon -10..40, lat 35..70) over one day,
-2026-12-01T00:00Z .. 2026-12-02T00:00Z. Each volume has:
+The stored set (``Scenario.stored()``) covers Europe (lon -10..40, lat 35..70) over one day, ``bench_day()``:
+``$DECONFLICTION_BENCH_DAY`` (YYYY-MM-DD) when set, else the UTC day after tomorrow. The hubs under benchmark run on
+the real clock and refuse volumes that have already ended, so a fixed date would stop the benchmarks working once it
+passed; ``bench/run.sh`` sets the day once, so that one run stays on one day across midnight. Each volume has:
 
 * footprint: 70 % small polygons, 30 % circles (GeoJSON Point + ``radius_m``). Sizes are
   log-uniform, 2-20 km across (circle radius 1-10 km). A polygon has 4-8 vertices at strictly
@@ -54,13 +56,14 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import os
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
 
-DAY_START = int(datetime(2026, 12, 1, tzinfo=UTC).timestamp())
+BENCH_DAY_ENV = "DECONFLICTION_BENCH_DAY"
 DAY_SECONDS = 86_400
 LON_RANGE = (-10.0, 40.0)
 LAT_RANGE = (35.0, 70.0)
@@ -176,12 +179,25 @@ def _rfc3339(seconds: np.ndarray) -> list[str]:
     return [t + "Z" for t in text.tolist()]
 
 
-class Scenario:
-    """The stored set and the two query streams for ``volumes`` stored declarations."""
+def bench_day() -> date:
+    """The day the scenario is on: ``$DECONFLICTION_BENCH_DAY`` when set, else the UTC day after tomorrow."""
+    given = os.environ.get(BENCH_DAY_ENV)
+    return date.fromisoformat(given) if given else datetime.now(UTC).date() + timedelta(days=2)
 
-    def __init__(self, volumes: int, parties: int = 12, seed: int = DEFAULT_SEED) -> None:
+
+def day_start(day: date) -> datetime:
+    """Midnight UTC at the start of ``day``."""
+    return datetime.combine(day, time(), UTC)
+
+
+class Scenario:
+    """The stored set and the two query streams for ``volumes`` stored declarations, on ``day`` (``bench_day()``)."""
+
+    def __init__(self, volumes: int, parties: int = 12, seed: int = DEFAULT_SEED, day: date | None = None) -> None:
         if volumes < 5 or parties < 2:
             raise ValueError("need at least 5 volumes and 2 parties")
+        self.day = day or bench_day()
+        self.day_start = int(day_start(self.day).timestamp())
         self.volumes = volumes
         self.parties = parties
         self.seed = seed
@@ -198,8 +214,8 @@ class Scenario:
         n_bg = self.volumes - n_hot
         lon, lat = self._background_centres(rng, n_bg)
         hot_lon, hot_lat = self._hot_centres(rng, n_hot, inset_km=0.0)
-        start, end = _times(rng, n_bg, 0, DAY_SECONDS, 30, 180)
-        hot_start, hot_end = _times(rng, n_hot, *HOT_WINDOW_S, 30, 180)
+        start, end = _times(rng, n_bg, self.day_start, 0, DAY_SECONDS, 30, 180)
+        hot_start, hot_end = _times(rng, n_hot, self.day_start, *HOT_WINDOW_S, 30, 180)
         lower = np.round(6000.0 * rng.random(n_bg) ** 1.5, -1)
         hot_lower = np.round(HOT_MAX_LOWER_M * rng.random(n_hot) ** 1.5, -1)
         thickness = np.round(rng.uniform(150.0, 3000.0, self.volumes), -1)
@@ -226,7 +242,7 @@ class Scenario:
         slot, layer = np.divmod(rest, QUIET_LAYERS)
         lat = LAT_RANGE[0] + (row + 0.5) * QUIET_LAT_STEP
         lon = sum(QUIET_LON) / 2 + rng.uniform(-0.15, 0.15, n)
-        slot_start = DAY_START + slot * 3 * 3600
+        slot_start = self.day_start + slot * 3 * 3600
         minutes = rng.integers(30, 171, n)
         offset = 5 + np.floor(rng.random(n) * (180 - 10 - minutes + 1)).astype(np.int64)
         start = slot_start + offset * 60
@@ -243,7 +259,7 @@ class Scenario:
         """``n`` declarations inside the hot-spot: ~20 conflicts each with the stored set."""
         rng = self._rng(_HOT)
         lon, lat = self._hot_centres(rng, n, inset_km=10.0)
-        start, end = _times(rng, n, *HOT_QUERY_WINDOW_S, 75, 105)
+        start, end = _times(rng, n, self.day_start, *HOT_QUERY_WINDOW_S, 75, 105)
         lower = np.round(rng.uniform(0.0, 600.0, n), -1)
         upper = lower + np.round(rng.uniform(300.0, 1500.0, n), -1)
         return self._build(rng, lon, lat, lower, upper, start, end, (4.0, 5.0))
@@ -325,10 +341,10 @@ def _uniform_lon(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _times(
-    rng: np.random.Generator, n: int, lo_s: int, hi_s: int, min_minutes: int, max_minutes: int
+    rng: np.random.Generator, n: int, day_s: int, lo_s: int, hi_s: int, min_minutes: int, max_minutes: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Windows of whole minutes, wholly inside [lo_s, hi_s) seconds after the day's start."""
+    """Windows of whole minutes, wholly inside [lo_s, hi_s) seconds after the day's start (``day_s``, Unix time)."""
     minutes = rng.integers(min_minutes, max_minutes + 1, n)
     free = (hi_s - lo_s) // 60 - minutes
-    start = DAY_START + lo_s + np.floor(rng.random(n) * (free + 1)).astype(np.int64) * 60
+    start = day_s + lo_s + np.floor(rng.random(n) * (free + 1)).astype(np.int64) * 60
     return start, start + minutes * 60
