@@ -7,7 +7,9 @@ from typing import Any
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 
+from deconfliction.api.app import create_app
 from deconfliction.api.deps import TokenCache
 from deconfliction.config import Settings
 from deconfliction.core.model import Role
@@ -249,6 +251,34 @@ def test_conflicts_owe_acknowledgement_by_the_operations_priority(world: World) 
     ops.post(f"/v1/conflicts/{conflict['id']}/acknowledge")
     assert blue.get("/v1/notices").json()["notices"] == []
     assert len(red.get("/v1/notices").json()["notices"]) == 1
+
+
+def test_priorities_set_deadlines_after_a_change_and_a_restart(settings: Settings, clock: Clock) -> None:
+    """The index holds each operation's priority for the deadlines of its conflicts: it must follow a change, and
+    come back from the store when the hub restarts."""
+    start = clock.now + timedelta(hours=1)
+    hub = Hub(SqlStore.sqlite(settings.db), settings, clock=clock)
+    with hub.store.write() as uow:
+        red, red_token = admin.create_party(uow, "Red", Role.PARTY, None, clock())
+        blue, blue_token = admin.create_party(uow, "Blue", Role.PARTY, None, clock())
+    with TestClient(create_app(settings, hub)) as client:
+        r = Caller(red.id, red.name, red_token, client)
+        for lon, priority in ((10.0, 3), (12.0, None), (14.0, 0), (16.0, 1)):
+            body: dict[str, Any] = {"volumes": [volume(box(lon, 50.0), start)], "priority": priority}
+            made = r.post("/v1/operations", json=body).json()["operation"]
+        body = {"volumes": [volume(box(16.0, 50.0), start)], "priority": 3}  # the last one, 1 → 3
+        assert r.put(f"/v1/operations/{made['id']}", json=body, headers={"If-Match": "1"}).status_code == 200
+    hub = Hub(SqlStore.sqlite(settings.db), settings, clock=clock)  # the index rebuilt from the store
+    with TestClient(create_app(settings, hub)) as client:
+        b = Caller(blue.id, blue.name, blue_token, client)
+        opened = {}
+        for lon in (10.0, 12.0, 14.0, 16.0):
+            (conflict,) = b.post("/v1/operations", json={"volumes": [volume(box(lon, 50.0), start)]}).json()[
+                "conflicts"
+            ]
+            opened[conflict["id"]] = lon
+        owed = {opened[n["id"]]: n["priority"] for n in b.get("/v1/notices").json()["notices"]}
+    assert owed == {10.0: "flash", 12.0: "routine", 14.0: "routine", 16.0: "flash"}
 
 
 def test_webhook_endpoints_get_a_signing_secret_once(world: World) -> None:

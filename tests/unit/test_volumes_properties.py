@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import os
+from datetime import UTC, datetime
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -20,11 +22,15 @@ from pyproj import Geod
 
 from deconfliction.core import geodesy, rings
 from deconfliction.core.volumes import (
+    Buffers,
     Footprint,
+    TimeWindow,
+    Volume4D,
     footprint_separation_m,
     footprints_conflict,
     overlap_footprint,
     parse_footprint,
+    volumes_overlap,
 )
 
 GEOD = Geod(ellps="WGS84")
@@ -335,6 +341,34 @@ def test_overlap_footprint_is_symmetric_and_inside_both(
     d2 = GEOD.inv(np.full(len(lo), lon2), np.full(len(lo), lat2), lo, la)[2]
     assert (d1 <= r1 + h / 2 + 1.0).all() and (d2 <= r2 + h / 2 + 1.0).all()
     assert (np.minimum(r1 + h / 2 - d1, r2 + h / 2 - d2) < 1.0).all()  # every vertex lies on one boundary
+
+
+@settings(max_examples=40, deadline=None)
+@given(lons, lats, azimuths, st.floats(10, 60), log_uniform(500, 100_000), st.floats(-0.9, 0.9), buffers)
+def test_a_decided_pair_draws_the_overlap_it_would_draw_afresh(
+    lon: float, lat: float, axis: float, half: float, length: float, shift: float, h: float
+) -> None:
+    """Deciding a pair and drawing its overlap share one intersection of the same drawings (``Pair.overlap``); the
+    overlap a conflict records must be the one intersecting its drawings anew would give, at any buffer."""
+    a_ring = wedge((lon, lat), axis, half, length)
+    apex = fwd(lon, lat, axis, length * (1 + shift))
+    b_ring = wedge(apex[:2], apex[2] + 180.0 + half / 2, half, length)
+    a, b = parse_footprint(polygon(a_ring), None), parse_footprint(polygon(b_ring), None)
+    window = TimeWindow(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC))
+    va, vb = Volume4D(a, None, window), Volume4D(b, None, window)
+    found = volumes_overlap(va, vb, Buffers(horizontal_m=h))
+    assert (found is not None) == footprints_conflict(a, b, h)
+
+    def afresh(pair: geodesy.Pair, g1: Any, g2: Any) -> Any:
+        return geodesy.polygonal(geodesy.overlay(shapely.intersection, g1, g2))
+
+    with mock.patch.object(geodesy.Pair, "overlap", afresh):
+        again = volumes_overlap(
+            Volume4D(parse_footprint(polygon(a_ring), None), None, window),
+            Volume4D(parse_footprint(polygon(b_ring), None), None, window),
+            Buffers(horizontal_m=h),
+        )
+    assert (found and found.footprint) == (again and again.footprint)
 
 
 @settings(max_examples=150, deadline=None)

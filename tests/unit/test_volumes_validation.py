@@ -465,3 +465,43 @@ def test_overlap_footprint_and_volume_overlap() -> None:
     high = Volume4D(b, AltitudeBand(9_000, 9_500, AltitudeReference.AMSL), vb.time)
     assert volumes_overlap(va, high, Buffers()) is None
     assert volumes_overlap(va, Volume4D(far, None, vb.time), Buffers(horizontal_m=1000)) is None
+
+
+def _geodesic_area(rings: list[list[list[float]]]) -> float:
+    lon_lat = [list(zip(*ring, strict=True)) for ring in rings]
+    return abs(GEOD.polygon_area_perimeter(*lon_lat[0])[0]) - sum(
+        abs(GEOD.polygon_area_perimeter(*h)[0]) for h in lon_lat[1:]
+    )
+
+
+def _box(w: float, s: float, e: float, n: float) -> list[list[float]]:
+    return [[w, s], [e, s], [e, n], [w, n], [w, s]]
+
+
+def _ccw(ring: list[list[float]]) -> bool:  # small rings: the planar sign in lon/lat is the geodesic one
+    return sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(ring, ring[1:], strict=False)) > 0
+
+
+@pytest.mark.parametrize("h", [0.0, 200.0])
+def test_overlaps_with_holes_and_in_several_parts_are_drawn_whole(h: float) -> None:
+    """An overlap keeps a hole of either footprint, and one that falls apart comes back as a MultiPolygon."""
+    holed = parse_footprint(polygon(_box(10.0, 50.0, 10.4, 50.3), _box(10.1, 50.1, 10.2, 50.2)[::-1]), None)
+    inner = parse_footprint(polygon(_box(10.05, 50.05, 10.35, 50.25)), None)
+    shape = overlap_footprint(holed, inner, h)
+    assert shape == overlap_footprint(inner, holed, h) and shape["type"] == "Polygon"
+    shell, hole = shape["coordinates"]  # exactly one hole
+    assert _ccw(shell) and not _ccw(hole) and shell[0] == shell[-1] and hole[0] == hole[-1]
+    if h == 0.0:
+        want = _geodesic_area([_box(10.05, 50.05, 10.35, 50.25), _box(10.1, 50.1, 10.2, 50.2)])
+        assert _geodesic_area(shape["coordinates"]) == pytest.approx(want, rel=1e-4)
+
+    u_shape = [[10.0, 50.0], [10.3, 50.0], [10.3, 50.3], [10.2, 50.3], [10.2, 50.1], [10.1, 50.1], [10.1, 50.3]]
+    u = parse_footprint(polygon([*u_shape, [10.0, 50.3], [10.0, 50.0]]), None)
+    bar = parse_footprint(polygon(_box(9.9, 50.2, 10.4, 50.25)), None)
+    parts = overlap_footprint(u, bar, h)
+    assert parts == overlap_footprint(bar, u, h) and parts["type"] == "MultiPolygon"
+    assert len(parts["coordinates"]) == 2 and all(len(p) == 1 and _ccw(p[0]) for p in parts["coordinates"])
+    if h == 0.0:
+        got = sorted(_geodesic_area(p) for p in parts["coordinates"])
+        want_one = _geodesic_area([_box(10.0, 50.2, 10.1, 50.25)])
+        assert got == pytest.approx([want_one, _geodesic_area([_box(10.2, 50.2, 10.3, 50.25)])], rel=1e-4)

@@ -330,13 +330,14 @@ class Pair:
     """Two shapes in one frame (see :func:`frame`), each drawn at most once: a decision and the overlap drawn
     after it share the drawings (a drawing within ``tol`` serves any coarser tolerance)."""
 
-    __slots__ = ("a", "b", "d_c", "_frame", "_drawn")
+    __slots__ = ("a", "b", "d_c", "_frame", "_drawn", "_overlap")
 
     def __init__(self, a: Shape, b: Shape, d_c: float | None = None) -> None:
         self.a, self.b = a, b
         self.d_c = distance(*a.center, *b.center) if d_c is None else d_c
         self._frame: tuple[tuple[float, float], Shape | None] | None = None  # most pairs are decided without
         self._drawn: list[Planar | None] = [None, None]
+        self._overlap: tuple[Any, Any, Any] | None = None
 
     @property
     def lon0(self) -> float:
@@ -369,6 +370,17 @@ class Pair:
         if planar is None or planar.sag > tol:
             planar = self._drawn[i] = draw(shape, self.lon0, self.lat0, tol)
         return planar
+
+    def overlap(self, g1: Any, g2: Any) -> Any:
+        """The areal intersection of two geometries drawn in the frame, kept for the last two given: a decision that
+        measured how thick two polygons' overlap is and the overlap drawn after it (at no horizontal buffer, from
+        the same drawings) intersect them once."""
+        kept = self._overlap
+        if kept is not None and kept[0] is g1 and kept[1] is g2:
+            return kept[2]
+        inter = polygonal(overlay(shapely.intersection, g1, g2))
+        self._overlap = (g1, g2, inter)
+        return inter
 
 
 def polygonal(geom: Any) -> Any:
@@ -414,7 +426,7 @@ def separation(pair: Pair, target: float | None = None) -> float:
         if a.kind != "polygon" or b.kind != "polygon":
             return 0.0 - ra - rb
         k = scale_bound(max(pa.rho_max, pb.rho_max))
-        return 0.0 - overlap_thickness(pa.geom, pb.geom, k, sag, exact=target is None) - ra - rb
+        return 0.0 - overlap_thickness(pair.overlap(pa.geom, pb.geom), k, sag, exact=target is None) - ra - rb
     xy = shapely.get_coordinates(shapely.shortest_line(pa.geom, pb.geom))
     s = float(np.hypot(*(xy[1] - xy[0])))
     if radial:
@@ -436,9 +448,8 @@ def separation(pair: Pair, target: float | None = None) -> float:
     return min(_vertex_edge_distance(a, b, pa, pb, k * hi + 2 * sag + 1e-3, est), est) - ra - rb
 
 
-def overlap_thickness(g1: Any, g2: Any, k: float, sag: float, exact: bool) -> float:
-    """Lower bound on the width of the overlap of two planar polygons; 0 if thinner than 2·THICK_HALF_M."""
-    inter = polygonal(overlay(shapely.intersection, g1, g2))
+def overlap_thickness(inter: Any, k: float, sag: float, exact: bool) -> float:
+    """Lower bound on the width of ``inter``, the overlap of two planar polygons; 0 if thinner than 2·THICK_HALF_M."""
     a = float(shapely.area(inter))
     if a < math.pi * THICK_HALF_M**2:  # cannot hold the disc
         return 0.0

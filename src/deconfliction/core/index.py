@@ -84,11 +84,13 @@ class Envelope:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A stored volume that may conflict: its key, its owner, and the volume itself for the exact test."""
+    """A stored volume that may conflict: its key, its owner, the volume itself for the exact test, and the priority
+    its object was indexed with (what a conflict's acknowledgement deadline is set by)."""
 
     key: Key
     volume: Volume4D
     owner: str
+    priority: int | None = None
 
 
 class SpatioTemporalIndex:
@@ -124,6 +126,7 @@ class SpatioTemporalIndex:
         self._keys: list[Key | None] = []
         self._payloads: list[str] = []
         self._owners: list[str] = []
+        self._priorities: list[int | None] = []
         self._cache: OrderedDict[int, Volume4D] = OrderedDict()
         self._cache_size = cache_size
         self._free: list[int] = []
@@ -156,9 +159,11 @@ class SpatioTemporalIndex:
         group: str | None,
         kind: int,
         volume: Volume4D | None = None,
+        priority: int | None = None,
     ) -> None:
         """Index a volume under ``key`` (replacing what the key held). ``kind`` is a small int the caller defines;
-        ``volume``, when the caller has it decoded already, saves decoding it again soon."""
+        ``volume``, when the caller has it decoded already, saves decoding it again soon; ``priority`` is handed back
+        with it as a candidate (the index does not use it)."""
         if key in self._slot_of:
             self.remove(key)
         slot = self._free.pop() if self._free else self._grow()
@@ -175,6 +180,7 @@ class SpatioTemporalIndex:
         self._keys[slot] = key
         self._payloads[slot] = payload
         self._owners[slot] = owner
+        self._priorities[slot] = priority
         if volume is not None:
             self._remember(slot, volume)
         for bucket in self._bucket_keys(slot):
@@ -271,7 +277,7 @@ class SpatioTemporalIndex:
         for s in slots.tolist():
             key = self._keys[s]
             assert key is not None
-            out.append(Candidate(key=key, volume=self._volume(s), owner=self._owners[s]))
+            out.append(Candidate(key, self._volume(s), self._owners[s], self._priorities[s]))
         return out
 
     # -- internals ---
@@ -294,6 +300,7 @@ class SpatioTemporalIndex:
         self._keys.append(None)
         self._payloads.append("")
         self._owners.append("")
+        self._priorities.append(None)
         return slot
 
     def _volume(self, slot: int) -> Volume4D:

@@ -24,8 +24,6 @@ from deconfliction.core.geodesy import (
     Pair,
     Shape,
     draw,
-    overlay,
-    polygonal,
     project,
     scale_bound,
     separation,
@@ -144,29 +142,36 @@ def filled(shape: Shape, pair: Pair, extra: float, tol: float = OUTPUT_TOL_M) ->
 def to_lonlat_rings(geom: Any, lon0: float, lat0: float, tol: float = OUTPUT_TOL_M) -> list[list[Array]]:
     """Planar polygons back to lon/lat rings (CCW shells), cut finely enough to read edges as geodesics."""
     geom = shapely.orient_polygons(geom)
-    if shapely.get_type_id(geom) == 3 and shapely.get_num_interior_rings(geom) == 0:  # the common case
-        polys = [[geom.exterior]] if not shapely.is_empty(geom) else []
+    if shapely.get_type_id(geom) == 3 and shapely.get_num_interior_rings(geom) == 0:  # the common case: one ring
+        if shapely.is_empty(geom):
+            return []
+        polys, rings_of, xy = [geom], [1], shapely.get_coordinates(geom)
+        sizes: list[int] = [len(xy)]
     else:
-        polys = [[p.exterior, *p.interiors] for p in shapely.get_parts(geom) if not shapely.is_empty(p)]
-    if not polys:
-        return []
-    xys = [shapely.get_coordinates(r) for rs in polys for r in rs]
-    xy = xys[0] if len(xys) == 1 else np.concatenate(xys)
+        polys = [p for p in shapely.get_parts(geom) if not shapely.is_empty(p)]
+        if not polys:
+            return []
+        rings_of = (shapely.get_num_interior_rings(polys) + 1).tolist()
+        xy = shapely.get_coordinates(shapely.get_rings(polys))
+        sizes = shapely.get_num_coordinates(shapely.get_rings(polys)).tolist()
     rho = max(1.0, float(np.sqrt((xy * xy).sum(axis=1).max())))
     step = math.sqrt(4 * B_M * tol / math.tan(min(rho / B_M, 3.0) / 2))
     if step < 2 * rho:  # an edge may be longer than step: cut the rings
-        xys = [shapely.get_coordinates(shapely.segmentize(r, step)) for rs in polys for r in rs]
-        xy = np.concatenate(xys)
+        cut = shapely.get_rings(shapely.segmentize(polys, step))
+        xy, sizes = shapely.get_coordinates(cut), shapely.get_num_coordinates(cut).tolist()
     lon, lat = unproject(lon0, lat0, np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]))
-    lonlat = np.stack((lon, lat), axis=1)
-    if not np.isfinite(lonlat).all():  # JSON has no form for them, and the record embeds overlaps unchecked
-        raise ValueError(f"a drawn polygon has non-finite coordinates (frame at {lon0}, {lat0})")
-    ends = np.cumsum([len(c) for c in xys]).tolist()
-    rings = [lonlat[e - len(c) : e] for c, e in zip(xys, ends, strict=True)]
-    out, i = [], 0
-    for rs in polys:
-        out.append(rings[i : i + len(rs)])
-        i += len(rs)
+    if not math.isfinite(float(lon.sum()) + float(lat.sum())):  # JSON has no form for NaN or infinity, and the
+        raise ValueError(f"a drawn polygon has non-finite coordinates (frame at {lon0}, {lat0})")  # record embeds
+    lonlat = np.stack((lon, lat), axis=1)  # overlaps unchecked
+    out: list[list[Array]] = []
+    i = r = 0
+    for count in rings_of:
+        part = []
+        for size in sizes[r : r + count]:
+            part.append(lonlat[i : i + size])
+            i += size
+        r += count
+        out.append(part)
     return out
 
 
@@ -178,8 +183,7 @@ def overlap_rings(pair: Pair, h: float, conflict: bool = False) -> list[list[Arr
     inter: Any = None
     # Drawn buffers sit up to OUTPUT_TOL_M inside the true ones: if a conflict is that thin, widen them.
     for extra in (0.0, 2 * OUTPUT_TOL_M):
-        ga, gb = filled(pair.a, pair, h / 2 + extra), filled(pair.b, pair, h / 2 + extra)
-        inter = polygonal(overlay(shapely.intersection, ga, gb))
+        inter = pair.overlap(filled(pair.a, pair, h / 2 + extra), filled(pair.b, pair, h / 2 + extra))
         if not shapely.is_empty(inter) or not (conflict or separation(pair, target=h) < h):
             break
     return to_lonlat_rings(inter, pair.lon0, pair.lat0)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from deconfliction.core.errors import NotFound
+from deconfliction.core.index import Candidate
 from deconfliction.core.model import (
     Acknowledgement,
     Conflict,
@@ -35,6 +36,7 @@ class Subject:
     party: Party
     volumes: tuple[Volume4D, ...]
     recipients: frozenset[str] | None = None  # sites only
+    priority: int | None = None  # operations only
 
     def ref(self, volume: int) -> ObjectRef:
         return ObjectRef(self.type, self.id, self.party.id, volume)
@@ -44,11 +46,11 @@ def _notified(recipients: frozenset[str] | None, party_id: str) -> bool:
     return recipients is None or party_id in recipients
 
 
-def _candidates(hub: Hub, subject: Subject) -> dict[tuple[int, ObjectRef], Volume4D]:
-    """Every (my volume, other volume) pair the index cannot rule out, with the other volume."""
+def _candidates(hub: Hub, subject: Subject) -> dict[tuple[int, ObjectRef], Candidate]:
+    """Every (my volume, other volume) pair the index cannot rule out, with the other volume as a candidate."""
     kinds = (KIND_OPERATION, KIND_SITE) if subject.type is ObjectType.OPERATION else (KIND_OPERATION,)
     group = None if hub.settings.coalition_conflicts else subject.party.coalition_id
-    found: dict[tuple[int, ObjectRef], Volume4D] = {}
+    found: dict[tuple[int, ObjectRef], Candidate] = {}
     for i, vol in enumerate(subject.volumes):
         for cand in hub.index.candidates(vol, hub.buffers, subject.party.id, group, kinds):
             other_type, other_id, other_volume = ObjectType(cand.key[0]), cand.key[1], cand.key[2]
@@ -59,7 +61,7 @@ def _candidates(hub: Hub, subject: Subject) -> dict[tuple[int, ObjectRef], Volum
                     hub.site_recipients.get(other_id), subject.party.id
                 )
             if allowed:
-                found[(i, ObjectRef(other_type, other_id, cand.owner, other_volume))] = cand.volume
+                found[(i, ObjectRef(other_type, other_id, cand.owner, other_volume))] = cand
     return found
 
 
@@ -82,7 +84,8 @@ def _new_conflict(
 
 def preview(hub: Hub, subject: Subject, now: datetime) -> list[Conflict]:
     """The conflicts that storing ``subject`` now would open, each carrying the subject's id; nothing is stored."""
-    found = (_new_conflict(hub, subject, v, other, vol, now) for (v, other), vol in _candidates(hub, subject).items())
+    pairs = _candidates(hub, subject).items()
+    found = (_new_conflict(hub, subject, v, other, cand.volume, now) for (v, other), cand in pairs)
     return [c for c in found if c is not None]
 
 
@@ -95,20 +98,20 @@ def reconcile(hub: Hub, tx: Tx, subject: Subject, fresh: bool, reason: Resolutio
     found = _candidates(hub, subject) if subject.volumes else {}
     current = [] if fresh else tx.uow.open_conflicts_of(subject.type, subject.id)
     still_open: list[Conflict] = []
-    # The operations' priorities set the new notices' deadlines: read in one query, not one per conflict.
-    met = {other.id for _, other in found if other.type is ObjectType.OPERATION}
-    if met and subject.type is ObjectType.OPERATION:
-        met.add(subject.id)
-    priorities: dict[str, int | None] = tx.uow.operation_priorities(sorted(met)) if met else {}
+    # The operations' priorities set the new notices' deadlines: the index hands them over with the candidates (a
+    # query would read the operations' rows from all over the table, one page each).
+    priorities = {other.id: c.priority for (_, other), c in found.items() if other.type is ObjectType.OPERATION}
+    if subject.type is ObjectType.OPERATION:
+        priorities[subject.id] = subject.priority
     owed = []  # acknowledgements owed on new conflicts, stored together at the end
     for conflict in current:
         mine_is_a = conflict.a.type is subject.type and conflict.a.id == subject.id
         mine, other = (conflict.a, conflict.b) if mine_is_a else (conflict.b, conflict.a)
-        other_volume = found.pop((mine.volume, other), None)
+        cand = found.pop((mine.volume, other), None)
         overlap = None
-        if other_volume is not None:
+        if cand is not None:
             my_volume = subject.volumes[mine.volume]
-            pair = (my_volume, other_volume) if mine_is_a else (other_volume, my_volume)
+            pair = (my_volume, cand.volume) if mine_is_a else (cand.volume, my_volume)
             overlap = volumes_overlap(*pair, hub.buffers)
         if overlap is None:
             resolved = replace(conflict, resolved_at=tx.now, updated_at=tx.now, resolution=reason)
@@ -126,8 +129,8 @@ def reconcile(hub: Hub, tx: Tx, subject: Subject, fresh: bool, reason: Resolutio
             still_open.append(changed)
         else:
             still_open.append(conflict)
-    for (volume, other), other_volume in found.items():
-        found_one = _new_conflict(hub, subject, volume, other, other_volume, tx.now)
+    for (volume, other), cand in found.items():
+        found_one = _new_conflict(hub, subject, volume, other, cand.volume, tx.now)
         if found_one is None:
             continue
         conflict = replace(found_one, id=hub.new_id("cf", tx.now))

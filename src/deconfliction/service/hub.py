@@ -108,13 +108,14 @@ class Hub:
             self.events.load(uow)
             self.parties = {p.id: p for p in uow.parties()}
             self.refresh_endpoints(uow)
-            for op_id, party_id, text in uow.live_operation_volumes(now):
+            for op_id, party_id, text, priority in uow.live_operation_volumes(now):
                 group = self.parties[party_id].coalition_id
                 for i, data in enumerate(orjson.loads(text)):
                     envelope = codec.envelope_from_json(data)
                     if envelope.end_s > now_s:
                         key = (ObjectType.OPERATION, op_id, i)
-                        index.add(key, envelope, orjson.dumps(data).decode(), party_id, group, KIND_OPERATION)
+                        payload = orjson.dumps(data).decode()
+                        index.add(key, envelope, payload, party_id, group, KIND_OPERATION, priority=priority)
             self.index = index
             for site in uow.live_sites(now):
                 group = self.parties[site.party_id].coalition_id
@@ -135,8 +136,10 @@ class Hub:
         tracks.expire(now_s, stale_s)
         self.tracks = tracks
 
-    def index_volume(self, key: Key, volume: Volume4D, owner: str, group: str | None, kind: int) -> None:
-        self.index.add(key, Envelope.of(volume), codec.volume_text(volume), owner, group, kind, volume)
+    def index_volume(
+        self, key: Key, volume: Volume4D, owner: str, group: str | None, kind: int, priority: int | None = None
+    ) -> None:
+        self.index.add(key, Envelope.of(volume), codec.volume_text(volume), owner, group, kind, volume, priority)
 
     def refresh_parties(self, uow: UnitOfWork) -> None:
         """Parties are created by the admin CLI, possibly while the hub runs; they never change coalition."""

@@ -48,7 +48,7 @@ def _check_not_past(draft: OperationDraft, tx: Tx) -> None:
 
 def _index(hub: Hub, op: Operation, group: str | None) -> None:
     for i, vol in enumerate(op.volumes):
-        hub.index_volume((ObjectType.OPERATION, op.id, i), vol, op.party_id, group, KIND_OPERATION)
+        hub.index_volume((ObjectType.OPERATION, op.id, i), vol, op.party_id, group, KIND_OPERATION, op.priority)
 
 
 def _unindex(hub: Hub, op: Operation) -> None:
@@ -81,7 +81,8 @@ def declare(hub: Hub, tx: Tx, caller: Party, draft: OperationDraft) -> Operation
     )
     tx.uow.insert_operation(op)
     public = _log(hub, tx, "operation.declared", op, caller)
-    conflicts = reconcile(hub, tx, Subject(ObjectType.OPERATION, op.id, caller, op.volumes), True, Resolution.CHANGED)
+    subject = Subject(ObjectType.OPERATION, op.id, caller, op.volumes, priority=op.priority)
+    conflicts = reconcile(hub, tx, subject, True, Resolution.CHANGED)
     _index(hub, op, caller.coalition_id)
     return OperationResult(op, conflicts, public)
 
@@ -141,7 +142,7 @@ def update(hub: Hub, tx: Tx, caller: Party, op_id: str, if_match: int, draft: Op
     tx.uow.update_operation(changed)
     public = _log(hub, tx, "operation.changed", changed, caller)
     _unindex(hub, op)
-    subject = Subject(ObjectType.OPERATION, op.id, caller, changed.volumes)
+    subject = Subject(ObjectType.OPERATION, op.id, caller, changed.volumes, priority=changed.priority)
     conflicts = reconcile(hub, tx, subject, False, Resolution.CHANGED)
     _index(hub, changed, caller.coalition_id)
     return OperationResult(changed, conflicts, public)

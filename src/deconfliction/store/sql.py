@@ -47,9 +47,6 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 _UPDATE_OPERATION = update(t.operations).where(t.operations.c.id == bindparam("_id"))
 _OPERATION = select(t.operations).where(t.operations.c.id == bindparam("id"))
 _OPERATION_PRIORITY = select(t.operations.c.priority).where(t.operations.c.id == bindparam("id"))
-_OPERATION_PRIORITIES = select(t.operations.c.id, t.operations.c.priority).where(
-    t.operations.c.id.in_(bindparam("ids", expanding=True))
-)
 _INSERT_SITE = insert(t.sites)
 _UPDATE_SITE = update(t.sites).where(t.sites.c.id == bindparam("_id"))
 _SITE = select(t.sites).where(t.sites.c.id == bindparam("id"))
@@ -337,12 +334,6 @@ class SqlUnitOfWork(LineQueries, HealthQueries, AuditQueries, TrackQueries, Aler
     def operation_priority(self, op_id: str) -> int | None:
         return self.conn.execute(_OPERATION_PRIORITY, {"id": op_id}).scalar()
 
-    def operation_priorities(self, op_ids: list[str]) -> dict[str, int | None]:
-        """The stored priority of each of these operations (unknown ids are left out)."""
-        if not op_ids:
-            return {}
-        return {r.id: r.priority for r in self.conn.execute(_OPERATION_PRIORITIES, {"ids": op_ids})}
-
     def operation(self, op_id: str) -> Operation | None:
         row = self.conn.execute(_OPERATION, {"id": op_id}).first()
         return _operation(row) if row else None
@@ -358,15 +349,15 @@ class SqlUnitOfWork(LineQueries, HealthQueries, AuditQueries, TrackQueries, Aler
             query = query.where(o.ends_at > live_at.timestamp(), o.cancelled.is_(False), o.ended_at.is_(None))
         return [_operation(r) for r in self.conn.execute(query.order_by(o.id).limit(limit))]
 
-    def live_operation_volumes(self, now: datetime) -> Iterator[tuple[str, str, str]]:
+    def live_operation_volumes(self, now: datetime) -> Iterator[tuple[str, str, str, int | None]]:
         o = t.operations.c
         rows = self.conn.execute(
-            select(o.id, o.party_id, o.volumes).where(
+            select(o.id, o.party_id, o.volumes, o.priority).where(
                 o.ends_at > now.timestamp(), o.cancelled.is_(False), o.ended_at.is_(None)
             )
         )
         for row in rows:
-            yield row.id, row.party_id, row.volumes
+            yield row.id, row.party_id, row.volumes, row.priority
 
     def insert_site(self, site: Site) -> None:
         self.conn.execute(_INSERT_SITE, _site_values(site))
