@@ -151,18 +151,19 @@ def to_lonlat_rings(geom: Any, lon0: float, lat0: float, tol: float = OUTPUT_TOL
         polys = [p for p in shapely.get_parts(geom) if not shapely.is_empty(p)]
         if not polys:
             return []
-        rings_of = (shapely.get_num_interior_rings(polys) + 1).tolist()
-        xy = shapely.get_coordinates(shapely.get_rings(polys))
-        sizes = shapely.get_num_coordinates(shapely.get_rings(polys)).tolist()
+        rings_of = (shapely.get_num_interior_rings(polys) + 1).tolist()  # each part's shell, then its holes
+        every = shapely.get_rings(polys)
+        xy, sizes = shapely.get_coordinates(every), shapely.get_num_coordinates(every).tolist()
     rho = max(1.0, float(np.sqrt((xy * xy).sum(axis=1).max())))
     step = math.sqrt(4 * B_M * tol / math.tan(min(rho / B_M, 3.0) / 2))
     if step < 2 * rho:  # an edge may be longer than step: cut the rings
         cut = shapely.get_rings(shapely.segmentize(polys, step))
         xy, sizes = shapely.get_coordinates(cut), shapely.get_num_coordinates(cut).tolist()
     lon, lat = unproject(lon0, lat0, np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]))
-    if not math.isfinite(float(lon.sum()) + float(lat.sum())):  # JSON has no form for NaN or infinity, and the
-        raise ValueError(f"a drawn polygon has non-finite coordinates (frame at {lon0}, {lat0})")  # record embeds
-    lonlat = np.stack((lon, lat), axis=1)  # overlaps unchecked
+    # JSON has no form for NaN or infinity, and the record embeds overlaps unchecked; a sum is finite iff all are.
+    if not math.isfinite(float(lon.sum()) + float(lat.sum())):
+        raise ValueError(f"a drawn polygon has non-finite coordinates (frame at {lon0}, {lat0})")
+    lonlat = np.stack((lon, lat), axis=1)
     out: list[list[Array]] = []
     i = r = 0
     for count in rings_of:
