@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-1000000}"
 Q="${2:-2000}"
+scripts/setup test,bench  # the hub, and what the benchmarks drive it with (psycopg, playwright, bluesky, traffic)
 PY=.venv/bin/python
 OUT=bench/results
 # The scenario's day (bench/scenario.py), fixed once so that a run that crosses midnight stays on one day
