@@ -381,7 +381,8 @@ def test_chord_bound_covers_how_far_edges_stray_in_a_frame(
     length = float(GEOD.inv(p1[0], p1[1], p2[0], p2[1])[2])
     assume(length > 1.0)
     lon, lat = np.array(GEOD.npts(p1[0], p1[1], p2[0], p2[1], 400, initial_idx=0, terminus_idx=0)).T
-    x, y, rho = geodesy.project(lon0, lat0, lon, lat)
+    xy, rho = geodesy.project(lon0, lat0, lon, lat)
+    x, y = xy[:, 0], xy[:, 1]
     chord = np.array([x[-1] - x[0], y[-1] - y[0]])
     strays = np.abs((x - x[0]) * chord[1] - (y - y[0]) * chord[0]) / np.hypot(*chord)
     bound = geodesy.chord_bound(np.array([length]), rho[:1], rho[-1:])[0]

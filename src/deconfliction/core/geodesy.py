@@ -52,21 +52,23 @@ MIN_RING_AREA_M2 = 1.0  # a ring enclosing less is degenerate (e.g. collinear co
 SMALL_N = 16  # up to this many points, loops of scalar calls beat numpy and pyproj on arrays
 
 
-def project(lon0: float, lat0: float, lon: Array, lat: Array) -> tuple[Array, Array, Array]:
-    """AEQD coordinates (x east, y north) and geodesic distance of points from (lon0, lat0)."""
+def project(lon0: float, lat0: float, lon: Array, lat: Array) -> tuple[Array, Array]:
+    """AEQD coordinates of points as rows (x east, y north), and their geodesic distances from (lon0, lat0)."""
     n = lon.shape[0]
     if n <= SMALL_N:  # pyproj's and numpy's per-call overheads dominate on a few points: loop (same C code)
-        xs, ys, ss = [], [], []
+        xy, ss = [], []
         for lo, la in zip(lon.tolist(), lat.tolist(), strict=True):
             a, _, d = GEOD.inv(lon0, lat0, lo, la)
             r = math.radians(a)
-            xs.append(d * math.sin(r))
-            ys.append(d * math.cos(r))
+            xy.append((d * math.sin(r), d * math.cos(r)))
             ss.append(d)
-        return np.array(xs), np.array(ys), np.array(ss)
+        return np.array(xy).reshape(n, 2), np.array(ss)
     az, _, s = GEOD.inv(np.full(n, lon0), np.full(n, lat0), lon, lat)
     rad = np.radians(az)
-    return s * np.sin(rad), s * np.cos(rad), np.asarray(s, dtype=np.float64)
+    out = np.empty((n, 2))
+    np.multiply(s, np.sin(rad), out=out[:, 0])
+    np.multiply(s, np.cos(rad), out=out[:, 1])
+    return out, np.asarray(s, dtype=np.float64)
 
 
 def _unit_sum(lonlat: list[list[float]]) -> tuple[float, float, float]:
@@ -150,8 +152,8 @@ class Shape:
         if math.hypot(*c) < 1e-9 * len(outer):  # spread round a great circle: far too wide, refused by the caller
             c = _unit_sum(outer[:1].tolist())
         self.center = (math.degrees(math.atan2(c[1], c[0])), math.degrees(math.atan2(c[2], math.hypot(c[0], c[1]))))
-        x, y, rho = project(*self.center, self.lon, self.lat)
-        self._home = (np.stack((x, y), axis=1), rho)
+        self._home = project(*self.center, self.lon, self.lat)
+        rho = self._home[1]
         # The farthest point of a geodesic edge from a centre less than a quarter-globe away is an endpoint;
         # the margin covers rounding and the ellipsoid's departure from that spherical fact.
         self.core_cap = float(rho.max()) * (1.0 + 1e-6) + 1e-3
@@ -215,11 +217,7 @@ def draw(shape: Shape, lon0: float, lat0: float, tol: float, merge: bool = True)
     home = (lon0, lat0) == shape.center
     if home and (kept := shape._planar) is not None and kept.sag <= tol and (merge or len(shape.parts) == 1):
         return kept if merge else Planar([kept.geom], kept.sag, kept.rho, kept.rho_max, kept.vertex_xy, kept.paths_xy)
-    if home:
-        vxy, rho = shape.home
-    else:
-        x, y, rho = project(lon0, lat0, shape.lon, shape.lat)
-        vxy = np.stack((x, y), axis=1)
+    vxy, rho = shape.home if home else project(lon0, lat0, shape.lon, shape.lat)
     rho_max = float(rho.max())
     if shape.kind == "point":
         return Planar(shapely.points(vxy[0]), 0.0, rho, rho_max, vxy, [vxy])
@@ -241,8 +239,8 @@ def draw(shape: Shape, lon0: float, lat0: float, tol: float, merge: bool = True)
         out = np.empty((int(cnt.sum()), 2))
         out[vpos] = vxy
         if (n > 1).any():
-            k, j, ix, iy, irho = _interior(shape, np.arange(len(es)), n, lon0, lat0)
-            out[vpos[es[k]] + j] = np.column_stack((ix, iy))
+            k, j, ixy, irho = _interior(shape, np.arange(len(es)), n, lon0, lat0)
+            out[vpos[es[k]] + j] = ixy
             rho_max = max(rho_max, float(irho.max()))
         paths_xy = [out[vpos[a] : vpos[b - 1] + 1] for a, b in shape.bounds]
     if shape.kind == "line":
@@ -274,8 +272,8 @@ def _segments_to_origin(ax: Array, ay: Array, bx: Array, by: Array) -> Array:
 
 def _interior(
     shape: Shape, edges: NDArray[np.int64], n: NDArray[np.int64], lon0: float, lat0: float
-) -> tuple[NDArray[np.int64], NDArray[np.int64], Array, Array, Array]:
-    """Points cutting ``edges[k]`` into ``n[k]`` chords, as (k, j = 1..n-1, x, y, rho) in the frame at lon0, lat0."""
+) -> tuple[NDArray[np.int64], NDArray[np.int64], Array, Array]:
+    """Points cutting ``edges[k]`` into ``n[k]`` chords, as (k, j = 1..n-1, xy, rho) in the frame at lon0, lat0."""
     az, length, _ = shape.edges
     dense = np.nonzero(n > 1)[0]
     reps = n[dense] - 1
@@ -294,16 +292,17 @@ def distance_to_edges(lon: float, lat: float, shape: Shape, edges: NDArray[np.in
     the edges' chords approximate.
     """
     s = shape.edge_start[edges]
-    ax, ay, r1 = project(lon, lat, shape.lon[s], shape.lat[s])
-    bx, by, r2 = project(lon, lat, shape.lon[s + 1], shape.lat[s + 1])
+    a, r1 = project(lon, lat, shape.lon[s], shape.lat[s])
+    b, r2 = project(lon, lat, shape.lon[s + 1], shape.lat[s + 1])
+    ax, ay, bx, by = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
     n = splits(chord_bound(shape.edges[1][edges], r1, r2), EXACT_TOL_M)
     if int(n.max()) == 1:
         return float(_segments_to_origin(ax, ay, bx, by).min())
     base = np.concatenate(([0], np.cumsum(n + 1)[:-1]))
     px, py = np.empty(int((n + 1).sum())), np.empty(int((n + 1).sum()))
     px[base], py[base], px[base + n], py[base + n] = ax, ay, bx, by
-    k, j, ix, iy, _ = _interior(shape, edges, n, lon, lat)
-    px[base[k] + j], py[base[k] + j] = ix, iy
+    k, j, ixy, _ = _interior(shape, edges, n, lon, lat)
+    px[base[k] + j], py[base[k] + j] = ixy[:, 0], ixy[:, 1]
     first = np.delete(np.arange(len(px)), base + n)
     return float(_segments_to_origin(px[first], py[first], px[first + 1], py[first + 1]).min())
 

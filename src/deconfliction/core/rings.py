@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -107,10 +108,18 @@ def _quad_segs(radius: float, tol: float) -> int:
     return int(min(256, max(4, math.ceil(math.pi * math.sqrt(radius / (32 * tol))))))
 
 
+@lru_cache(maxsize=256)
+def _unit_polygon(q: int) -> Array:
+    """The corners of the regular 4q-gon inscribed in the unit circle, as rows (read-only: shared)."""
+    t = np.arange(4 * q) * (math.pi / (2 * q))
+    corners = np.stack((np.cos(t), np.sin(t)), axis=1)
+    corners.flags.writeable = False
+    return corners
+
+
 def _disc(x: float, y: float, radius: float, q: int) -> Any:
     """The regular 4q-gon inscribed in a planar circle (what ``buffer`` draws, without its overhead)."""
-    t = np.arange(4 * q) * (math.pi / (2 * q))
-    return shapely.polygons(np.stack((x + radius * np.cos(t), y + radius * np.sin(t)), axis=1))
+    return shapely.polygons(_unit_polygon(q) * radius + (x, y))
 
 
 def filled(shape: Shape, pair: Pair, extra: float, tol: float = OUTPUT_TOL_M) -> Any:
@@ -126,15 +135,14 @@ def filled(shape: Shape, pair: Pair, extra: float, tol: float = OUTPUT_TOL_M) ->
     if shape.kind == "point":
         if shape.center == (lon0, lat0):
             return _disc(0.0, 0.0, r, _quad_segs(r, tol))
-        x, y, rho = project(lon0, lat0, np.array(shape.center[:1]), np.array(shape.center[1:]))
+        xy, rho = project(lon0, lat0, np.array(shape.center[:1]), np.array(shape.center[1:]))
         slack = (scale_bound(float(rho[0]) + r) - 1.0) * r
         if slack <= tol / 10:
-            return _disc(float(x[0]), float(y[0]), r, _quad_segs(r, tol - slack))
+            return _disc(float(xy[0, 0]), float(xy[0, 1]), r, _quad_segs(r, tol - slack))
         q = _quad_segs(r, tol)
         az = np.linspace(0.0, 360.0, 4 * q, endpoint=False)
         lo, la, _ = GEOD.fwd(np.full(4 * q, shape.center[0]), np.full(4 * q, shape.center[1]), az, np.full(4 * q, r))
-        x, y, _ = project(lon0, lat0, np.asarray(lo), np.asarray(la))
-        return shapely.polygons(np.stack((x, y), axis=1))
+        return shapely.polygons(project(lon0, lat0, np.asarray(lo), np.asarray(la))[0])
     geom = pair.draw(shape, tol).geom
     return shapely.buffer(geom, r, quad_segs=_quad_segs(r, tol)) if r > 0 else geom
 
