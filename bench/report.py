@@ -115,7 +115,8 @@ def main() -> None:
         "# Benchmarks",
         "",
         f"Produced by `bench/run.sh {args.volumes} {args.queries}` on this project's 2-core machine "
-        f"({platform.python_implementation()} {platform.python_version()}), everything in the same run. "
+        f"({platform.python_implementation()} {platform.python_version()}); when a table comes from a later run of "
+        "some of its steps, the notes after the issue-2 table say which. "
         "The stored set and the query streams are `bench/scenario.py` (its docstring gives the exact numbers):",
         f"{args.volumes:,} volumes over Europe and one day, 12 parties; `non_overlapping` declarations meet nothing; "
         "`heavily_overlapping` ones each meet ~20 stored volumes of other parties.",
