@@ -11,6 +11,8 @@ OUT=bench/results
 # The scenario's day (bench/scenario.py), fixed once so that a run that crosses midnight stays on one day
 export DECONFLICTION_BENCH_DAY="${DECONFLICTION_BENCH_DAY:-$(date -u -d '+2 days' +%F)}"
 DB="/tmp/deconfliction-bench-$N-$DECONFLICTION_BENCH_DAY.db"
+# Cached databases of other days (~2.3 GB a day at 1M: the stored set and bench.record's log) are no use to this run
+find /tmp -maxdepth 1 -name 'deconfliction-*-20??-??-??*' ! -name "*-$DECONFLICTION_BENCH_DAY*" -delete
 mkdir -p "$OUT"
 if [ ! -f "$DB" ]; then
   $PY -m bench.load --volumes "$N" --db "$DB" --tokens "$DB.tokens.json"
