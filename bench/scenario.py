@@ -197,7 +197,7 @@ class Scenario:
         if volumes < 5 or parties < 2:
             raise ValueError("need at least 5 volumes and 2 parties")
         self.day = day or bench_day()
-        self.day_start = int(day_start(self.day).timestamp())
+        self.day_start_s = int(day_start(self.day).timestamp())
         self.volumes = volumes
         self.parties = parties
         self.seed = seed
@@ -214,8 +214,8 @@ class Scenario:
         n_bg = self.volumes - n_hot
         lon, lat = self._background_centres(rng, n_bg)
         hot_lon, hot_lat = self._hot_centres(rng, n_hot, inset_km=0.0)
-        start, end = _times(rng, n_bg, self.day_start, 0, DAY_SECONDS, 30, 180)
-        hot_start, hot_end = _times(rng, n_hot, self.day_start, *HOT_WINDOW_S, 30, 180)
+        start, end = _times(rng, n_bg, self.day_start_s, 0, DAY_SECONDS, 30, 180)
+        hot_start, hot_end = _times(rng, n_hot, self.day_start_s, *HOT_WINDOW_S, 30, 180)
         lower = np.round(6000.0 * rng.random(n_bg) ** 1.5, -1)
         hot_lower = np.round(HOT_MAX_LOWER_M * rng.random(n_hot) ** 1.5, -1)
         thickness = np.round(rng.uniform(150.0, 3000.0, self.volumes), -1)
@@ -242,7 +242,7 @@ class Scenario:
         slot, layer = np.divmod(rest, QUIET_LAYERS)
         lat = LAT_RANGE[0] + (row + 0.5) * QUIET_LAT_STEP
         lon = sum(QUIET_LON) / 2 + rng.uniform(-0.15, 0.15, n)
-        slot_start = self.day_start + slot * 3 * 3600
+        slot_start = self.day_start_s + slot * 3 * 3600
         minutes = rng.integers(30, 171, n)
         offset = 5 + np.floor(rng.random(n) * (180 - 10 - minutes + 1)).astype(np.int64)
         start = slot_start + offset * 60
@@ -259,7 +259,7 @@ class Scenario:
         """``n`` declarations inside the hot-spot: ~20 conflicts each with the stored set."""
         rng = self._rng(_HOT)
         lon, lat = self._hot_centres(rng, n, inset_km=10.0)
-        start, end = _times(rng, n, self.day_start, *HOT_QUERY_WINDOW_S, 75, 105)
+        start, end = _times(rng, n, self.day_start_s, *HOT_QUERY_WINDOW_S, 75, 105)
         lower = np.round(rng.uniform(0.0, 600.0, n), -1)
         upper = lower + np.round(rng.uniform(300.0, 1500.0, n), -1)
         return self._build(rng, lon, lat, lower, upper, start, end, (4.0, 5.0))

@@ -6,6 +6,7 @@ buffers and overlaps are shown, and sit up to ``OUTPUT_TOL_M`` inside the true o
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from functools import lru_cache
@@ -172,16 +173,8 @@ def to_lonlat_rings(geom: Any, lon0: float, lat0: float, tol: float = OUTPUT_TOL
     if not math.isfinite(float(lon.sum()) + float(lat.sum())):
         raise ValueError(f"a drawn polygon has non-finite coordinates (frame at {lon0}, {lat0})")
     lonlat = np.stack((lon, lat), axis=1)
-    out: list[list[Array]] = []
-    i = r = 0
-    for count in rings_of:
-        part = []
-        for size in sizes[r : r + count]:
-            part.append(lonlat[i : i + size])
-            i += size
-        r += count
-        out.append(part)
-    return out
+    rings = [lonlat[a:b] for a, b in itertools.pairwise(itertools.accumulate(sizes, initial=0))]
+    return [rings[a:b] for a, b in itertools.pairwise(itertools.accumulate(rings_of, initial=0))]
 
 
 def overlap_rings(pair: Pair, h: float, conflict: bool = False) -> list[list[Array]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -43,21 +44,17 @@ def new_notice(
     )
 
 
-def conflict_priority(tx: Tx, conflict: Conflict, known: dict[str, int | None]) -> Priority:
-    """From the operations' priorities; ``known`` remembers them across the conflicts of one check."""
-    priorities: list[int | None] = []
-    for side in (conflict.a, conflict.b):
-        if side.type is ObjectType.OPERATION:
-            if side.id not in known:
-                known[side.id] = tx.uow.operation_priority(side.id)
-            priorities.append(known[side.id])
-    return priority_of_operations(priorities)
+def conflict_priority(conflict: Conflict, priorities: Mapping[str, int | None]) -> Priority:
+    """From the priorities of the conflict's operations, by id (``priorities`` holds every one of them)."""
+    sides = (conflict.a, conflict.b)
+    return priority_of_operations([priorities[s.id] for s in sides if s.type is ObjectType.OPERATION])
 
 
-def owed_for_conflict(hub: Hub, tx: Tx, conflict: Conflict, known: dict[str, int | None]) -> list[Notice]:
+def owed_for_conflict(hub: Hub, tx: Tx, conflict: Conflict, priorities: Mapping[str, int | None]) -> list[Notice]:
     """A conflict opened, or its overlap moved: both parties owe an acknowledgement, with a deadline by the
-    operations' priority. The caller stores them (``insert_notices`` for new conflicts, ``update_notice`` else)."""
-    priority = conflict_priority(tx, conflict, known)
+    operations' priority (``priorities``: as the index handed them over with the candidates). The caller stores
+    them (``insert_notices`` for new conflicts, ``update_notice`` else)."""
+    priority = conflict_priority(conflict, priorities)
     window = ack_window_s(hub.settings, priority)
     return [
         new_notice(tx, NoticeKind.CONFLICT, conflict.id, party_id, None, priority, window)

@@ -46,7 +46,6 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 # Statements are built once with bind parameters: building one per call costs more than running it on SQLite.
 _UPDATE_OPERATION = update(t.operations).where(t.operations.c.id == bindparam("_id"))
 _OPERATION = select(t.operations).where(t.operations.c.id == bindparam("id"))
-_OPERATION_PRIORITY = select(t.operations.c.priority).where(t.operations.c.id == bindparam("id"))
 _INSERT_SITE = insert(t.sites)
 _UPDATE_SITE = update(t.sites).where(t.sites.c.id == bindparam("_id"))
 _SITE = select(t.sites).where(t.sites.c.id == bindparam("id"))
@@ -330,9 +329,6 @@ class SqlUnitOfWork(LineQueries, HealthQueries, AuditQueries, TrackQueries, Aler
 
     def update_operation(self, op: Operation) -> None:
         self.conn.execute(_UPDATE_OPERATION, {"_id": op.id, **_operation_values(op)})
-
-    def operation_priority(self, op_id: str) -> int | None:
-        return self.conn.execute(_OPERATION_PRIORITY, {"id": op_id}).scalar()
 
     def operation(self, op_id: str) -> Operation | None:
         row = self.conn.execute(_OPERATION, {"id": op_id}).first()
