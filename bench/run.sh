@@ -34,6 +34,8 @@ $PY -m bench.record --volumes "$N" --json > "$OUT/record.json"
 $PY -m bench.record_instructions > "$OUT/record_instructions.md"
 # What a declaration over HTTP costs the hub in instructions (a real hub under callgrind, one client), ~1 min
 $PY -m bench.http_instructions > "$OUT/http_instructions.md"
+# The least a heavily overlapping declaration costs: GEOS, PROJ and SQLite's own work, vectorised, ~2 min
+$PY -m bench.floor --db "$DB" --tokens "$DB.tokens.json" --volumes "$N" --json "$OUT/floor.json" > "$OUT/floor.md"
 # Live tracks: ingest (its own fresh hubs: 8 connections posting batches of 1,000 reports, then streaming NDJSON;
 # as shipped and with the tactical pass out of the way; py-spy on the first), ~2 min
 $PY -m bench.ingest --profile 10 --json "$OUT/ingest.json"
@@ -42,7 +44,7 @@ $PY bench/tactical.py > "$OUT/tactical.txt"
 # The map: first render in headless Chromium with 5,000 volumes, 500 sites, 2,000 tracks; 1 Hz updates, ~1 min
 $PY -m bench.map --json "$OUT/map.json"
 $PY -m bench.report --volumes "$N" --queries "$Q" > docs/benchmarks.md
-{ echo; cat "$OUT/http_instructions.md"; } >> docs/benchmarks.md
+{ echo; cat "$OUT/http_instructions.md"; echo; cat "$OUT/floor.md"; } >> docs/benchmarks.md
 # Generated tables, each followed by its hand-written analysis (bench/notes/: update them with the figures)
 { echo; $PY -m bench.record --markdown "$OUT/record.json"; echo; cat "$OUT/record_instructions.md"; echo;
   cat bench/notes/record.md; } >> docs/benchmarks.md
