@@ -19,6 +19,10 @@ from tests.api.conftest import Caller, World
 from tests.api.test_line import events
 from tests.conftest import box, iso
 
+# Red's name for its track, which other parties must never see. Spaces never occur in an id, an opaque reference or
+# a signature, so the name cannot turn up in another party's copy by chance (a short one such as "R1" can).
+RED_TRACK = "red track 1"
+
 
 @pytest.fixture
 def settings(tmp_path: Any) -> Settings:
@@ -109,7 +113,7 @@ def test_a_track_heading_into_a_site_alerts_its_party_and_the_sites_owner(world:
     assert site.status_code == 201, site.text
     at = iso(world.clock.now)
     track = {
-        "track_id": "R1",
+        "track_id": RED_TRACK,
         "time": at,
         "lat": 50.0,
         "lon": 5.2,
@@ -128,7 +132,7 @@ def test_a_track_heading_into_a_site_alerts_its_party_and_the_sites_owner(world:
     changes = run()
     assert len(changes.opened) == 1
     mine = alerts_of(red, "alert.opened")[0]
-    assert mine["kind"] == "intrusion" and mine["your_track"]["track_id"] == "R1"
+    assert mine["kind"] == "intrusion" and mine["your_track"]["track_id"] == RED_TRACK
     assert mine["into"] == {
         "type": "site",
         "id": site.json()["site"]["id"],
@@ -138,9 +142,9 @@ def test_a_track_heading_into_a_site_alerts_its_party_and_the_sites_owner(world:
     assert 150 < mine["time_to_entry_s"] < 230
     owner = alerts_of(aid, "alert.opened")[0]
     assert owner["your_object"]["id"] == site.json()["site"]["id"] and owner["other_party"]["id"] == red.id
-    assert "R1" not in orjson.dumps(owner).decode()
+    assert RED_TRACK not in orjson.dumps(owner).decode()
     assert alerts_of(green, "alert.opened") == []
-    # R1 turns away: the alert closes on the next pass.
+    # Red's track turns away: the alert closes on the next pass.
     world.clock.advance(seconds=2)
     red.post("/v1/tracks", json=[{**track, "time": iso(world.clock.now), "track": 270.0}])
     assert len(run().closed) == 1
@@ -151,14 +155,14 @@ def test_two_parties_tracks_head_on_make_one_encounter_alert(world: World) -> No
     at = iso(world.clock.now)
     base = {"time": at, "lat": 50.0, "altitude": 9_000.0, "ground_speed": 128.6, "vertical_rate": 0.0}
     blue.post("/v1/tracks", json=[{**base, "track_id": "B1", "lon": 5.0, "track": 90.0}])
-    red.post("/v1/tracks", json=[{**base, "track_id": "R1", "lon": 5.5, "track": 270.0}])
+    red.post("/v1/tracks", json=[{**base, "track_id": RED_TRACK, "lon": 5.5, "track": 270.0}])
     red.post("/v1/tracks", json=[{**base, "track_id": "R2", "lon": 5.5, "track": 270.0, "altitude": 11_000.0}])
     found = tactical.encounters(world.hub, tactical.snapshot(world.hub, world.clock.now))
-    assert [(e.a.track_id, e.b.track_id) for e in found] in ([("B1", "R1")], [("R1", "B1")])
+    assert [(e.a.track_id, e.b.track_id) for e in found] in ([("B1", RED_TRACK)], [(RED_TRACK, "B1")])
     enc = found[0]
     assert 80 < enc.t_los_s < 120 and enc.d_cpa_m < 100 and enc.dv_cpa_m == 0.0
     assert abs(enc.cpa_lon - 5.25) < 0.01
     world.hub.execute(lambda tx: tactical.apply_pass(world.hub, tx, found))
     mine = alerts_of(blue, "alert.opened")[0]
     assert mine["kind"] == "encounter" and mine["your_track"]["track_id"] == "B1"
-    assert "R1" not in orjson.dumps(mine).decode()
+    assert RED_TRACK not in orjson.dumps(mine).decode()
