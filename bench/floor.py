@@ -32,6 +32,7 @@ import json
 import shutil
 import sqlite3
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -41,15 +42,13 @@ from typing import Any
 import numpy as np
 import shapely
 
-from bench.inprocess import bench_now, to_volume
-from bench.scenario import Scenario
-from deconfliction.config import Settings
+from bench.inprocess import bench_parties, open_hub, to_volume
+from bench.scenario import Scenario, VolumeColumns
 from deconfliction.core import geodesy, rings
-from deconfliction.core.model import Party, Role
+from deconfliction.core.model import Party
 from deconfliction.core.volumes import Volume4D, volumes_overlap
 from deconfliction.service import operations
 from deconfliction.service.hub import KIND_OPERATION, KIND_SITE, Hub
-from deconfliction.store.sql import SqlStore
 
 REPEATS = 5  # each vectorised call is timed this many times; the fastest stands
 
@@ -97,7 +96,6 @@ def measure(work: Work, declarations: int, scratch: Path) -> dict[str, float]:
     c_in, p_in = np.array(work.frames_in), np.concatenate(work.points_in)
     c_out, p_out = np.array(work.frames_out), np.concatenate(work.polar_out)
     geod = geodesy.GEOD
-    scratch.unlink(missing_ok=True)
     db = sqlite3.connect(scratch, isolation_level=None)
     db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; CREATE TABLE c (id INTEGER PRIMARY KEY, o BLOB)")
     rows = [[(o,) for o in declaration] for declaration in work.rows]
@@ -118,25 +116,9 @@ def measure(work: Work, declarations: int, scratch: Path) -> dict[str, float]:
     return {k: v / declarations for k, v in shares.items()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", type=Path, required=True, help="a stored set made by bench.load (copied, not changed)")
-    parser.add_argument("--tokens", type=Path, required=True)
-    parser.add_argument("--volumes", type=int, default=1_000_000, help="the stored set's size (for the stream)")
-    parser.add_argument("--declarations", type=int, default=500)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-
-    copy = Path(f"{args.db}.floor")
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{copy}{suffix}").unlink(missing_ok=True)
-    shutil.copyfile(args.db, copy)
-    now = bench_now()
-    hub = Hub(SqlStore.sqlite(copy, "OFF"), Settings(db=copy, sqlite_synchronous="OFF"), clock=lambda: now)
-    gc.collect()
-    gc.freeze()
-    parties = [Party(id=p, name=p, role=Role.PARTY) for p in json.loads(args.tokens.read_text())]
-    columns = Scenario(volumes=args.volumes, parties=len(parties)).heavily_overlapping(args.declarations)
+def declare_and_gather(hub: Hub, parties: list[Party], columns: VolumeColumns) -> tuple[Work, list[float], int, int]:
+    """Declares the stream one by one, timing the hub, and gathers the work of the pairs each declaration met:
+    (work, seconds per declaration, candidates, conflicts)."""
     work, hub_s, candidates, conflicts = Work(), [], 0, 0
     for data, owner in zip(columns.to_api(), columns.party.tolist(), strict=True):
         volume, caller = to_volume(data), parties[owner]
@@ -154,13 +136,30 @@ def main() -> None:
                 rows.append(overlap.footprint_json)
         work.rows.append(rows)
         conflicts += len(result.conflicts)
-    hub.stop()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{copy}{suffix}").unlink(missing_ok=True)
-    n = args.declarations
-    shares = measure(work, n, Path(f"{copy}.scratch"))
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{copy}.scratch{suffix}").unlink(missing_ok=True)
+    return work, hub_s, candidates, conflicts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", type=Path, required=True, help="a stored set made by bench.load (copied, not changed)")
+    parser.add_argument("--tokens", type=Path, required=True)
+    parser.add_argument("--volumes", type=int, default=1_000_000, help="the stored set's size (for the stream)")
+    parser.add_argument("--declarations", type=int, default=500)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "hub.db"
+        shutil.copyfile(args.db, copy)
+        hub = open_hub(copy)
+        gc.collect()
+        gc.freeze()
+        parties = bench_parties(args.tokens)
+        columns = Scenario(volumes=args.volumes, parties=len(parties)).heavily_overlapping(args.declarations)
+        work, hub_s, candidates, conflicts = declare_and_gather(hub, parties, columns)
+        hub.stop()
+        n = args.declarations
+        shares = measure(work, n, Path(tmp) / "scratch.db")
     results = {
         "command": "python -m bench.floor " + " ".join(sys.argv[1:]),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -34,6 +34,18 @@ def bench_now() -> datetime:
     return day_start(bench_day()) - timedelta(hours=1)
 
 
+def open_hub(db: Path, synchronous: str = "OFF") -> Hub:
+    """An in-process hub on a database made by ``bench.load`` (its index rebuilt), its clock stopped at
+    ``bench_now()``."""
+    now = bench_now()
+    return Hub(SqlStore.sqlite(db, synchronous), Settings(db=db, sqlite_synchronous=synchronous), clock=lambda: now)
+
+
+def bench_parties(tokens: Path) -> list[Party]:
+    """The parties of ``bench.load``'s token file, in the order the scenario numbers them."""
+    return [Party(id=p, name=p, role=Role.PARTY) for p in json.loads(tokens.read_text())]
+
+
 def rss_mb(pid: int | str = "self") -> float:
     """Resident memory of a process (this one by default), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -94,16 +106,13 @@ def main() -> None:
 
     rss0 = rss_mb()
     t0 = time.perf_counter()
-    settings = Settings(db=args.db, sqlite_synchronous=args.synchronous)
-    now = bench_now()
-    hub = Hub(SqlStore.sqlite(args.db, args.synchronous), settings, clock=lambda: now)
+    hub = open_hub(args.db, args.synchronous)
     startup = time.perf_counter() - t0
     gc.collect()
     gc.freeze()  # as `deconfliction serve` does
     rss = rss_mb()
     print(f"index: {len(hub.index):,} volumes rebuilt in {startup:.1f} s; RSS {rss:.0f} MB (before: {rss0:.0f} MB)")
-    party_ids = list(json.loads(args.tokens.read_text()))
-    parties = [Party(id=p, name=p, role=Role.PARTY) for p in party_ids]
+    parties = bench_parties(args.tokens)
     scenario = Scenario(volumes=args.volumes, parties=len(parties))
     results: dict[str, Any] = {
         "volumes": len(hub.index),

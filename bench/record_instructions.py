@@ -19,7 +19,6 @@ AVX2 code at about four times the instructions: the ``libcrypto`` column (SHA-25
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import subprocess
@@ -39,20 +38,15 @@ def child(record: bool, stream: str, n: int, db: Path, tokens: Path) -> None:
         switch_record_off()
     import gc
 
-    from bench.inprocess import bench_now, to_volume
+    from bench.inprocess import bench_parties, open_hub, to_volume
     from bench.scenario import Scenario
-    from deconfliction.config import Settings
-    from deconfliction.core.model import Party, Role
     from deconfliction.service import operations
-    from deconfliction.service.hub import Hub
-    from deconfliction.store.sql import SqlStore
 
-    now = bench_now()
-    hub = Hub(SqlStore.sqlite(db, "OFF"), Settings(db=db, sqlite_synchronous="OFF"), clock=lambda: now)
+    hub = open_hub(db)
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)  # as ``deconfliction serve`` runs
-    parties = [Party(id=p, name=p, role=Role.PARTY) for p in json.loads(tokens.read_text())]
+    parties = bench_parties(tokens)
     columns = getattr(Scenario(volumes=10_000, parties=len(parties)), stream)(WARM_UP + n)
     drafts = [operations.OperationDraft((to_volume(v),)) for v in columns.to_api()]
     owners = [parties[i] for i in columns.party.tolist()]

@@ -90,7 +90,7 @@ class Candidate:
     key: Key
     volume: Volume4D
     owner: str
-    priority: int | None = None
+    priority: int | None
 
 
 class SpatioTemporalIndex:
